@@ -1,0 +1,41 @@
+"""Turning a TokenDropBertEncoder into an ordinary keras-hub BERT."""
+
+import keras_hub
+
+# Sub-layers that carry weights, by the names both models give them.
+_SHARED_LAYERS = (
+    "token_embedding",
+    "position_embedding",
+    "segment_embedding",
+    "embeddings_layer_norm",
+    "pooled_dense",
+)
+
+
+def to_keras_hub(encoder):
+    """Returns a `keras_hub.models.BertBackbone` with `encoder`'s weights.
+
+    The backbone computes what the encoder computes at inference (no token
+    dropping). The importance table is pretraining state and is left out.
+    """
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=encoder.vocab_size,
+        num_layers=encoder.num_layers,
+        num_heads=encoder.num_attention_heads,
+        hidden_dim=encoder.hidden_size,
+        intermediate_dim=encoder.inner_dim,
+        dropout=encoder.output_dropout,
+        max_sequence_length=encoder.max_sequence_length,
+        num_segments=encoder.type_vocab_size,
+    )
+    pairs = [
+        (encoder.get_layer(name), backbone.get_layer(name))
+        for name in _SHARED_LAYERS
+    ]
+    pairs += [
+        (ours, backbone.get_layer(f"transformer_layer_{i}"))
+        for i, ours in enumerate(encoder.transformer_layers)
+    ]
+    for ours, theirs in pairs:
+        theirs.set_weights(ours.get_weights())
+    return backbone

@@ -1,0 +1,153 @@
+"""Per-vocabulary token importance: a running average of each id's MLM loss."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from official_tokendrop import distribute
+
+PINNED_IMPORTANCE = 1e4
+
+
+@keras.saving.register_keras_serializable(package="official_tokendrop")
+class TokenImportance(keras.layers.Layer):
+    """Holds `table[vocab_size]`, the importance of every token id.
+
+    `table[id]` starts at `init_value` and follows
+    `beta * table[id] + (1 - beta) * mean_loss(id)` after every `update`,
+    where `mean_loss(id)` is the weighted mean MLM loss of all predictions of
+    `id` in the (global) batch. Ids in `allow_list` are pinned at +1e4 (always
+    kept), ids in `deny_list` at -1e4 (dropped first); they never move.
+
+    Calling the layer on token ids returns their importance.
+
+    Under a multi-replica `tf.distribute` strategy, `update` all-reduces the
+    per-id loss sums and counts, so every replica applies the same update and
+    ends the step with the same table. The table variable uses aggregation
+    `only_first_replica` so Keras' cross-replica writes cannot average it.
+
+    Args:
+        vocab_size: number of token ids.
+        init_value: initial importance of every id that is not pinned.
+        beta: running-average decay in [0, 1).
+        allow_list: ids pinned at +1e4.
+        deny_list: ids pinned at -1e4.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        init_value=10.0,
+        beta=0.995,
+        allow_list=(),
+        deny_list=(),
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        allow_list = tuple(int(i) for i in allow_list)
+        deny_list = tuple(int(i) for i in deny_list)
+        if vocab_size < 1:
+            raise ValueError(f"`vocab_size` must be >= 1, got {vocab_size}.")
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"`beta` must lie in [0, 1), got {beta}.")
+        for name, ids in (("allow_list", allow_list), ("deny_list", deny_list)):
+            outside = [i for i in ids if not 0 <= i < vocab_size]
+            if outside:
+                raise ValueError(
+                    f"`token_{name}` ids {outside} are outside the "
+                    f"vocabulary [0, {vocab_size})."
+                )
+        overlap = sorted(set(allow_list) & set(deny_list))
+        if overlap:
+            raise ValueError(
+                f"Ids {overlap} are in both `token_allow_list` and "
+                "`token_deny_list`."
+            )
+        self.vocab_size = int(vocab_size)
+        self.init_value = float(init_value)
+        self.beta = float(beta)
+        self.allow_list = allow_list
+        self.deny_list = deny_list
+
+        pinned_values = np.zeros([self.vocab_size], "float32")
+        pinned_values[list(allow_list)] = PINNED_IMPORTANCE
+        pinned_values[list(deny_list)] = -PINNED_IMPORTANCE
+        pinned = np.zeros([self.vocab_size], bool)
+        pinned[list(allow_list + deny_list)] = True
+        self._pinned = pinned
+        self._initial_table = np.where(pinned, pinned_values, self.init_value)
+        self.build()
+
+    def build(self, input_shape=None):
+        initial = self._initial_table.astype("float32")
+        self.table = self.add_weight(
+            name="table",
+            shape=(self.vocab_size,),
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(
+                initial, dtype="float32"
+            ),
+            dtype="float32",
+            trainable=False,
+            autocast=False,
+            aggregation="only_first_replica",
+        )
+        self.built = True
+
+    def call(self, token_ids):
+        return ops.take(self.table, token_ids, axis=0)
+
+    def loss_statistics(self, label_ids, losses, weights):
+        """Per-id weighted loss sums and weight sums, each [vocab_size].
+
+        Positions with weight <= 0 contribute nothing.
+        """
+        label_ids = ops.reshape(ops.cast(label_ids, "int32"), [-1])
+        losses = ops.reshape(ops.cast(losses, "float32"), [-1])
+        weights = ops.reshape(ops.cast(weights, "float32"), [-1])
+        weights = ops.where(weights > 0, weights, 0.0)
+        # A padded slot may hold any label id; its weight of 0 already
+        # removes it, and clamping keeps the scatter in range.
+        label_ids = ops.clip(label_ids, 0, self.vocab_size - 1)
+        loss_sums = ops.segment_sum(
+            weights * losses, label_ids, num_segments=self.vocab_size
+        )
+        weight_sums = ops.segment_sum(
+            weights, label_ids, num_segments=self.vocab_size
+        )
+        return loss_sums, weight_sums
+
+    def update(self, label_ids, losses, weights):
+        """One running-average step from the MLM losses of a batch.
+
+        Args:
+            label_ids: int [B, P], the masked-LM label ids.
+            losses: float [B, P], the per-position MLM losses.
+            weights: float [B, P], `masked_lm_weights`; 0 marks padding.
+        """
+        loss_sums, weight_sums = distribute.cross_replica_sum(
+            *self.loss_statistics(label_ids, losses, weights)
+        )
+        seen = weight_sums > 0
+        mean_loss = loss_sums / ops.where(seen, weight_sums, 1.0)
+        averaged = self.beta * self.table + (1.0 - self.beta) * mean_loss
+        moved = ops.logical_and(seen, ops.logical_not(self._pinned))
+        self.table.assign(ops.where(moved, averaged, self.table))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, token_ids):
+        return keras.KerasTensor(token_ids.shape, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "init_value": self.init_value,
+                "beta": self.beta,
+                "allow_list": list(self.allow_list),
+                "deny_list": list(self.deny_list),
+            }
+        )
+        return config

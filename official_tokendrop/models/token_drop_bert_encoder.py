@@ -1,0 +1,349 @@
+"""BERT encoder whose middle layers see only the important tokens."""
+
+import keras
+from keras import ops
+from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
+
+from official_tokendrop import input_checks
+from official_tokendrop.layers import (
+    MergeTokens,
+    SplitTokens,
+    TokenImportance,
+    TokenSelection,
+    TransformerBlock,
+    gelu_approximate,
+)
+
+ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
+
+# Padding positions rank below every id, deny-listed ones included, so they
+# are dropped first whatever id they hold.
+_PADDING_PENALTY = 3e4
+
+
+@keras.saving.register_keras_serializable(package="official_tokendrop")
+class TokenDropBertEncoder(keras.Model):
+    """BERT encoder with loss-based token dropping (Hou et al., 2022).
+
+    Layers `0 .. first_drop_layer-1` see all tokens. Layer
+    `first_drop_layer` takes only the kept tokens as queries and all tokens
+    as keys/values; layers up to `last_drop_layer` see kept tokens only.
+    Dropped tokens then rejoin at their positions with the states they had
+    before `first_drop_layer`, and the remaining layers see all tokens.
+    Which tokens are kept is decided per example by `token_importance`,
+    a running average of each id's MLM loss (see `TokenImportance`).
+
+    Tokens are dropped only in training (`training=True`); inference and
+    evaluation run every layer on every token, i.e. a plain BERT whose
+    weights `official_tokendrop.export.to_keras_hub` turns into a
+    `keras_hub.models.BertBackbone`.
+
+    Args:
+        vocab_size: token vocabulary size.
+        hidden_size: hidden width.
+        num_layers: transformer blocks.
+        num_attention_heads: attention heads per block.
+        inner_dim: feed-forward inner width.
+        max_sequence_length: number of position embeddings.
+        type_vocab_size: number of segment (type) ids.
+        output_dropout: dropout on embeddings and block outputs.
+        attention_dropout: dropout on attention probabilities.
+        initializer_range: stddev of the truncated-normal initializers.
+        token_keep_k: tokens kept per example in the dropping layers; None
+            turns dropping off (the baseline BERT).
+        token_random_keep_k: extra tokens kept at random (training only).
+        token_loss_init_value, token_loss_beta, token_allow_list,
+        token_deny_list: see `TokenImportance`.
+        first_drop_layer, last_drop_layer: 0-based bounds (inclusive) of the
+            dropping layers. Default: `num_layers // 2 - 1` and
+            `num_layers - 2`, the paper's schedule.
+
+    Inputs: dict of int32 [B, S] `input_word_ids`, `input_mask`,
+    `input_type_ids`.
+
+    Outputs: dict with `sequence_output` [B, S, H], `pooled_output` [B, H]
+    and `encoder_outputs`, a list of [B, S, H] per layer (for dropping
+    layers, kept tokens' new states merged with dropped tokens' old ones).
+    """
+
+    def __init__(
+        self,
+        vocab_size=30522,
+        hidden_size=768,
+        num_layers=12,
+        num_attention_heads=12,
+        inner_dim=3072,
+        max_sequence_length=512,
+        type_vocab_size=2,
+        output_dropout=0.1,
+        attention_dropout=0.1,
+        initializer_range=0.02,
+        token_keep_k=256,
+        token_random_keep_k=0,
+        token_loss_init_value=10.0,
+        token_loss_beta=0.995,
+        token_allow_list=(100, 101, 102, 103),
+        token_deny_list=(0,),
+        first_drop_layer=None,
+        last_drop_layer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        dropping = token_keep_k is not None
+        if dropping:
+            if num_layers < 3:
+                raise ValueError(
+                    "Token dropping needs at least 3 layers (full, dropping, "
+                    f"full); got num_layers={num_layers}."
+                )
+            if first_drop_layer is None:
+                first_drop_layer = num_layers // 2 - 1
+            if last_drop_layer is None:
+                last_drop_layer = num_layers - 2
+            if not 0 <= first_drop_layer <= last_drop_layer <= num_layers - 2:
+                raise ValueError(
+                    "Dropping layers must satisfy 0 <= first_drop_layer <= "
+                    "last_drop_layer <= num_layers - 2 (the last layer sees "
+                    f"all tokens); got first_drop_layer={first_drop_layer}, "
+                    f"last_drop_layer={last_drop_layer}, "
+                    f"num_layers={num_layers}."
+                )
+            if not 1 <= token_keep_k + token_random_keep_k <= max_sequence_length:
+                raise ValueError(
+                    f"`token_keep_k` must lie in [1, max_sequence_length="
+                    f"{max_sequence_length}]; got token_keep_k={token_keep_k}"
+                    f", token_random_keep_k={token_random_keep_k}."
+                )
+        if hidden_size % num_attention_heads:
+            raise ValueError(
+                f"hidden_size {hidden_size} is not divisible by "
+                f"num_attention_heads {num_attention_heads}."
+            )
+
+        # === Layers ===
+        def initializer():
+            return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        self.token_embedding = ReversibleEmbedding(
+            input_dim=vocab_size,
+            output_dim=hidden_size,
+            embeddings_initializer=initializer(),
+            name="token_embedding",
+        )
+        self.position_embedding = PositionEmbedding(
+            sequence_length=max_sequence_length,
+            initializer=initializer(),
+            name="position_embedding",
+        )
+        self.segment_embedding = keras.layers.Embedding(
+            input_dim=type_vocab_size,
+            output_dim=hidden_size,
+            embeddings_initializer=initializer(),
+            name="segment_embedding",
+        )
+        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-12, name="embeddings_layer_norm"
+        )
+        self.embeddings_dropout = keras.layers.Dropout(
+            output_dropout, name="embeddings_dropout"
+        )
+        self.transformer_layers = [
+            TransformerBlock(
+                num_heads=num_attention_heads,
+                intermediate_dim=inner_dim,
+                activation=gelu_approximate,
+                output_dropout=output_dropout,
+                attention_dropout=attention_dropout,
+                layer_norm_epsilon=1e-12,
+                kernel_initializer=initializer(),
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.pooled_dense = keras.layers.Dense(
+            hidden_size,
+            activation="tanh",
+            kernel_initializer=initializer(),
+            name="pooled_dense",
+        )
+        self.token_importance = None
+        if dropping:
+            self.token_importance = TokenImportance(
+                vocab_size,
+                init_value=token_loss_init_value,
+                beta=token_loss_beta,
+                allow_list=token_allow_list,
+                deny_list=token_deny_list,
+                name="token_importance",
+            )
+            self.token_selection = TokenSelection(
+                token_keep_k, token_random_keep_k, name="token_selection"
+            )
+            self.split_tokens = SplitTokens(name="split_tokens")
+            self.merge_tokens = MergeTokens(name="merge_tokens")
+
+        # === Config ===
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_attention_heads = num_attention_heads
+        self.inner_dim = inner_dim
+        self.max_sequence_length = max_sequence_length
+        self.type_vocab_size = type_vocab_size
+        self.output_dropout = output_dropout
+        self.attention_dropout = attention_dropout
+        self.initializer_range = initializer_range
+        self.token_keep_k = token_keep_k
+        self.token_random_keep_k = token_random_keep_k
+        self.token_loss_init_value = token_loss_init_value
+        self.token_loss_beta = token_loss_beta
+        self.token_allow_list = tuple(token_allow_list)
+        self.token_deny_list = tuple(token_deny_list)
+        self.first_drop_layer = first_drop_layer
+        self.last_drop_layer = last_drop_layer
+
+        self.build()
+
+    def build(self, input_shape=None):
+        hidden = (None, None, self.hidden_size)
+        self.token_embedding.build((None, None))
+        self.position_embedding.build(hidden)
+        self.segment_embedding.build((None, None))
+        self.embeddings_layer_norm.build(hidden)
+        for block in self.transformer_layers:
+            block.build(hidden, hidden)
+        self.pooled_dense.build((None, self.hidden_size))
+        self.built = True
+
+    @property
+    def dropping(self):
+        return self.token_keep_k is not None
+
+    def _embed(self, word_ids, type_ids, training):
+        x = self.token_embedding(word_ids)
+        x = x + self.position_embedding(x) + self.segment_embedding(type_ids)
+        x = self.embeddings_layer_norm(x)
+        return self.embeddings_dropout(x, training=training)
+
+    def _validated_inputs(self, inputs):
+        if not isinstance(inputs, dict):
+            raise TypeError(
+                f"TokenDropBertEncoder takes a dict with keys {ENCODER_INPUTS}"
+                f"; got {type(inputs).__name__}."
+            )
+        missing = [k for k in ENCODER_INPUTS if k not in inputs]
+        if missing:
+            raise KeyError(
+                f"TokenDropBertEncoder inputs lack {missing}; "
+                f"got keys {sorted(inputs)}."
+            )
+        tensors = [ops.cast(inputs[k], "int32") for k in ENCODER_INPUTS]
+        shapes = {k: tuple(t.shape) for k, t in zip(ENCODER_INPUTS, tensors)}
+        if len(set(shapes.values())) != 1 or len(tensors[0].shape) != 2:
+            raise ValueError(
+                f"Encoder inputs must all be [batch, seq_length]; got {shapes}."
+            )
+        seq_length = tensors[0].shape[1]
+        if seq_length is not None and seq_length > self.max_sequence_length:
+            raise ValueError(
+                f"Sequence length {seq_length} exceeds max_sequence_length "
+                f"{self.max_sequence_length}."
+            )
+        return tensors
+
+    def call(self, inputs, training=None):
+        word_ids, mask, type_ids = self._validated_inputs(inputs)
+        valid = ops.logical_and(
+            input_checks.check_range("input_word_ids", word_ids, self.vocab_size),
+            input_checks.check_range(
+                "input_type_ids", type_ids, self.type_vocab_size
+            ),
+        )
+        x = input_checks.poison_invalid(
+            self._embed(word_ids, type_ids, training), valid
+        )
+        if self.dropping and training:
+            encoder_outputs = self._blocks_with_dropping(
+                x, word_ids, mask, training
+            )
+        else:
+            encoder_outputs = self._blocks(
+                x, self.transformer_layers, ops.expand_dims(mask, 1), training
+            )
+        x = encoder_outputs[-1]
+        return {
+            "sequence_output": x,
+            "pooled_output": self.pooled_dense(x[:, 0, :]),
+            "encoder_outputs": encoder_outputs,
+        }
+
+    def select_tokens(self, input_word_ids, input_mask, training=True):
+        """Kept and dropped positions, `(keep [B, K], drop [B, S - K])`.
+
+        Ranks positions by the importance of their token id; padding
+        positions rank below every id, deny-listed ones included.
+        """
+        if not self.dropping:
+            raise ValueError("This encoder was built with token_keep_k=None.")
+        mask = ops.cast(input_mask, "int32")
+        scores = self.token_importance(input_word_ids)
+        scores = scores - _PADDING_PENALTY * ops.cast(mask == 0, "float32")
+        return self.token_selection(scores, eligible=mask > 0, training=training)
+
+    @staticmethod
+    def _blocks(x, blocks, attention_mask, training):
+        """Runs `blocks` in turn (self-attention); returns every output."""
+        outputs = []
+        for block in blocks:
+            x = block(x, attention_mask=attention_mask, training=training)
+            outputs.append(x)
+        return outputs
+
+    def _blocks_with_dropping(self, x, word_ids, mask, training):
+        """Runs every block with token dropping; returns every output."""
+        blocks = self.transformer_layers
+        first, last = self.first_drop_layer, self.last_drop_layer
+        full_mask = ops.expand_dims(mask, 1)
+        encoder_outputs = self._blocks(x, blocks[:first], full_mask, training)
+        x = encoder_outputs[-1] if encoder_outputs else x
+
+        keep, drop = self.select_tokens(word_ids, mask, training=training)
+        kept, dropped = self.split_tokens(x, keep, drop)
+        kept_mask = ops.expand_dims(self.split_tokens(mask, keep, drop)[0], 1)
+        # Kept tokens read every token once, then only each other.
+        kept = blocks[first](kept, x, attention_mask=full_mask, training=training)
+        kept_outputs = [kept] + self._blocks(
+            kept, blocks[first + 1 : last + 1], kept_mask, training
+        )
+        encoder_outputs += [
+            self.merge_tokens(k, dropped, keep, drop) for k in kept_outputs
+        ]
+        return encoder_outputs + self._blocks(
+            encoder_outputs[-1], blocks[last + 1 :], full_mask, training
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers,
+                "num_attention_heads": self.num_attention_heads,
+                "inner_dim": self.inner_dim,
+                "max_sequence_length": self.max_sequence_length,
+                "type_vocab_size": self.type_vocab_size,
+                "output_dropout": self.output_dropout,
+                "attention_dropout": self.attention_dropout,
+                "initializer_range": self.initializer_range,
+                "token_keep_k": self.token_keep_k,
+                "token_random_keep_k": self.token_random_keep_k,
+                "token_loss_init_value": self.token_loss_init_value,
+                "token_loss_beta": self.token_loss_beta,
+                "token_allow_list": list(self.token_allow_list),
+                "token_deny_list": list(self.token_deny_list),
+                "first_drop_layer": self.first_drop_layer,
+                "last_drop_layer": self.last_drop_layer,
+            }
+        )
+        return config

@@ -1,0 +1,66 @@
+"""Shared fixtures. Two logical CPUs are set up before TensorFlow starts so
+multi-replica tests can run in the same process as the others."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu,
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()],
+)
+
+from official_tokendrop import synthetic  # noqa: E402
+from official_tokendrop.models import TokenDropBertEncoder  # noqa: E402
+
+VOCAB = 64
+SEQ = 16
+PREDICTIONS = 4
+# Special ids in this tiny vocabulary: 0 pad, 1..4 [UNK] [CLS] [SEP] [MASK].
+ALLOW = (1, 2, 3, 4)
+DENY = (0,)
+
+TINY = dict(
+    vocab_size=VOCAB,
+    hidden_size=16,
+    num_layers=4,
+    num_attention_heads=2,
+    inner_dim=32,
+    max_sequence_length=SEQ,
+    type_vocab_size=2,
+    output_dropout=0.0,
+    attention_dropout=0.0,
+    token_keep_k=6,
+    token_allow_list=ALLOW,
+    token_deny_list=DENY,
+)
+
+
+def tiny_encoder(**overrides):
+    return TokenDropBertEncoder(**{**TINY, **overrides})
+
+
+def batch(batch_size=4, seed=0, **kwargs):
+    return synthetic.pretraining_batch(
+        batch_size, SEQ, PREDICTIONS, VOCAB, seed=seed, **kwargs
+    )
+
+
+def encoder_inputs(features):
+    return {
+        k: features[k] for k in ("input_word_ids", "input_mask", "input_type_ids")
+    }
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import keras
+
+    keras.utils.set_random_seed(1234)
+    np.random.seed(1234)

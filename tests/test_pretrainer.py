@@ -1,0 +1,149 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import PREDICTIONS, SEQ, VOCAB, batch, tiny_encoder
+from official_tokendrop import synthetic
+from official_tokendrop.models import BertPretrainer
+
+
+def _pretrainer(seed=0, **encoder_kwargs):
+    keras.utils.set_random_seed(seed)
+    return BertPretrainer(tiny_encoder(**encoder_kwargs))
+
+
+def _weighted_ids(features):
+    return set(features["masked_lm_ids"][features["masked_lm_weights"] > 0].tolist())
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A pretrainer overfitted on one fixed batch with fit + XLA."""
+    model = _pretrainer()
+    features = batch(8, seed=11)
+    initial_table = model.encoder.token_importance.table.numpy().copy()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+    first = model.evaluate(features, verbose=0, return_dict=True)
+    dataset = tf.data.Dataset.from_tensors(features).repeat()
+    history = model.fit(dataset, steps_per_epoch=60, epochs=1, verbose=0)
+    return model, features, initial_table, first, history
+
+
+def test_fit_with_xla_overfits_a_fixed_batch(trained):
+    model, features, _, first, _ = trained
+    assert model.jit_compile is True
+    last = model.evaluate(features, verbose=0, return_dict=True)
+    assert last["mlm_loss"] < 0.5 * first["mlm_loss"]
+    assert first["mlm_loss"] == pytest.approx(np.log(VOCAB), rel=0.1)
+    assert last["mlm_accuracy"] > first["mlm_accuracy"]
+
+
+def test_fit_moves_table_for_predicted_ids_only(trained):
+    model, features, initial_table, _, _ = trained
+    table = model.encoder.token_importance.table.numpy()
+    moved = set(np.flatnonzero(table != initial_table).tolist())
+    assert moved == _weighted_ids(features)
+    # 60 steps of beta=0.995 from 10.0 toward losses well below 10.
+    assert all(table[i] < initial_table[i] for i in moved)
+    np.testing.assert_array_equal(table[:5], initial_table[:5])
+
+
+def test_save_and_load_round_trip(trained, tmp_path):
+    model, features, _, _, _ = trained
+    path = str(tmp_path / "pretrainer.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, BertPretrainer)
+    np.testing.assert_array_equal(
+        loaded.encoder.token_importance.table.numpy(),
+        model.encoder.token_importance.table.numpy(),
+    )
+    for training in (False, True):
+        np.testing.assert_allclose(
+            loaded(features, training=training)["mlm_logits"],
+            model(features, training=training)["mlm_logits"],
+            atol=1e-5,
+        )
+    assert loaded.encoder.get_config() == model.encoder.get_config()
+
+
+def test_evaluation_does_not_touch_table(trained):
+    model, features, _, _, _ = trained
+    before = model.encoder.token_importance.table.numpy().copy()
+    model.evaluate(features, verbose=0)
+    model.predict(features, verbose=0)
+    np.testing.assert_array_equal(model.encoder.token_importance.table.numpy(), before)
+
+
+def test_next_sentence_head_and_metric():
+    keras.utils.set_random_seed(0)
+    model = BertPretrainer(tiny_encoder(), next_sentence=True)
+    features = batch(4, seed=2)
+    features["next_sentence_labels"] = np.array([[0], [1], [1], [0]], "int32")
+    outputs = model(features)
+    assert tuple(outputs["next_sentence"].shape) == (4, 2)
+    model.compile(optimizer="adam", jit_compile=True)
+    logs = model.evaluate(features, verbose=0, return_dict=True)
+    mlm = keras.losses.sparse_categorical_crossentropy(
+        features["masked_lm_ids"], outputs["mlm_logits"], from_logits=True
+    ).numpy()
+    weights = features["masked_lm_weights"]
+    nsp = keras.losses.sparse_categorical_crossentropy(
+        features["next_sentence_labels"][:, 0], outputs["next_sentence"], from_logits=True
+    ).numpy()
+    expected = (mlm * weights).sum() / weights.sum() + nsp.mean()
+    assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+    assert "next_sentence_accuracy" in logs
+    with pytest.raises(KeyError, match="next_sentence_labels"):
+        model({k: v for k, v in features.items() if k != "next_sentence_labels"})
+
+
+def test_bad_features_raise():
+    model = _pretrainer()
+    features = batch(2)
+    with pytest.raises(ValueError, match=r"masked_lm_positions.*\[0, 16\)"):
+        model(dict(features, masked_lm_positions=features["masked_lm_positions"] + SEQ))
+    with pytest.raises(ValueError, match=r"\[batch, predictions\]"):
+        model(dict(features, masked_lm_ids=features["masked_lm_ids"][:, :2]))
+
+
+def _replica_tables(variable):
+    return [v.numpy() for v in variable.value.values]
+
+
+def test_mirrored_replicas_keep_identical_tables_equal_to_one_device():
+    """2 replicas on different halves == one device on the global batch."""
+    steps, global_batch = 4, 8
+    batches = [
+        synthetic.pretraining_batch(global_batch, SEQ, PREDICTIONS, VOCAB, seed=s)
+        for s in range(steps)
+    ]
+
+    def dataset():
+        return tf.data.Dataset.from_tensor_slices(
+            {k: np.stack([b[k] for b in batches]) for k in batches[0]}
+        ).unbatch().batch(global_batch)
+
+    reference = _pretrainer(seed=3)
+    weights = reference.get_weights()
+    reference.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=True)
+    reference.fit(dataset(), epochs=1, verbose=0)
+
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        mirrored = _pretrainer(seed=3)
+        mirrored.set_weights(weights)
+        mirrored.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=True)
+    mirrored.fit(dataset(), epochs=1, verbose=0)
+
+    table_0, table_1 = _replica_tables(mirrored.encoder.token_importance.table)
+    np.testing.assert_array_equal(table_0, table_1)
+    expected = reference.encoder.token_importance.table.numpy()
+    assert (expected != 10.0).sum() > 20  # the table really moved
+    np.testing.assert_allclose(table_0, expected, rtol=1e-5)
+    # Gradients were combined exactly too: the weights agree.
+    for ours, theirs in zip(mirrored.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
