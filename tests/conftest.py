@@ -64,3 +64,22 @@ def _seed():
 
     keras.utils.set_random_seed(1234)
     np.random.seed(1234)
+
+
+@pytest.fixture(scope="session")
+def sample_text(tmp_path_factory):
+    """~300 KB of docstring prose from this machine: the real sample corpus."""
+    from official_tokendrop.data.sample_corpus import write_sample_corpus
+
+    path = tmp_path_factory.mktemp("corpus") / "sample.txt"
+    write_sample_corpus(str(path), max_bytes=300_000)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def sample_vocab(sample_text, tmp_path_factory):
+    """A 2000-token WordPiece vocabulary learned from `sample_text`."""
+    from official_tokendrop.data.vocabulary import build_vocabulary
+
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    return build_vocabulary([sample_text], 2000, str(path))

@@ -1,0 +1,1 @@
+"""Pretraining data: vocabulary, TFRecord conversion, reading."""

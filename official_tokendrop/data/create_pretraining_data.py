@@ -1,0 +1,299 @@
+"""Converts raw text into Model Garden BERT pretraining TFRecords.
+
+    python -m official_tokendrop.data.create_pretraining_data \
+        --input_files=corpus/*.txt --vocab_file=vocab.txt --output_dir=out \
+        --seq_length=128 --max_predictions_per_seq=20 --pack_sequences
+
+Input: one sentence per line, documents separated by blank lines (Model
+Garden's format). Tokenization (keras-hub's `BertTokenizer`, i.e.
+tensorflow-text WordPiece) and masking (`masking.mask_tokens`) run as
+batched TensorFlow graphs; Python only touches whole sentences.
+
+Output: `output_dir/pretrain-SSSSS-of-NNNNN.tfrecord` plus
+`dataset_config.json` (the settings, to refuse mixing configurations and to
+let a rerun finish an interrupted job). Each shard is written under a
+temporary name and renamed when complete.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from official_tokendrop.data import documents as documents_lib
+from official_tokendrop.data.file_patterns import expand_input_files
+from official_tokendrop.data import features, masking, sequences
+from official_tokendrop.data.vocabulary import load_vocabulary
+
+CONFIG_FILE = "dataset_config.json"
+_BATCH = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversionOptions:
+    seq_length: int = 128
+    max_predictions_per_seq: int = 20
+    masked_lm_prob: float = 0.15
+    dupe_factor: int = 1
+    random_seed: int = 12345
+    num_shards: int = 1
+    do_lower_case: bool = True
+    do_whole_word_mask: bool = False
+    next_sentence: bool = False
+    pack_sequences: bool = True
+    use_v2_feature_names: bool = True
+    dynamic_masking: bool = False
+
+    def validate(self):
+        minimum = 5 if self.next_sentence else 3
+        if self.seq_length < minimum:
+            raise ValueError(
+                f"seq_length={self.seq_length} leaves no room for text: "
+                f"[CLS] and [SEP] tokens need {minimum - 1} positions plus at "
+                "least one token per segment."
+            )
+        if self.max_predictions_per_seq < 1 and not self.dynamic_masking:
+            raise ValueError(
+                f"max_predictions_per_seq must be >= 1, got "
+                f"{self.max_predictions_per_seq}."
+            )
+        if self.max_predictions_per_seq > self.seq_length:
+            raise ValueError("max_predictions_per_seq exceeds seq_length.")
+        if self.dupe_factor < 1 or self.num_shards < 1:
+            raise ValueError("dupe_factor and num_shards must be >= 1.")
+        if self.next_sentence and self.pack_sequences:
+            raise ValueError(
+                "pack_sequences and next_sentence exclude each other: packed "
+                "sequences have no sentence pairs."
+            )
+
+
+def shard_name(index, num_shards):
+    return f"pretrain-{index:05d}-of-{num_shards:05d}.tfrecord"
+
+
+class _Progress:
+    def __init__(self, every=2.0):
+        self.start = self.last = time.time()
+        self.every = every
+
+    def elapsed(self):
+        return time.time() - self.start
+
+    def __call__(self, message, force=False):
+        now = time.time()
+        if force or now - self.last >= self.every:
+            self.last = now
+            print(f"[{now - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _check_output_dir(output_dir, expected):
+    """Creates output_dir or checks that what it holds has our settings."""
+    tf.io.gfile.makedirs(output_dir)
+    path = os.path.join(output_dir, CONFIG_FILE)
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            found = json.load(f)
+        differ = sorted(k for k in expected if found.get(k) != expected[k])
+        if differ:
+            details = ", ".join(f"{k}: {found.get(k)!r} != {expected[k]!r}" for k in differ)
+            raise ValueError(
+                f"{output_dir} holds shards of a different configuration "
+                f"({details}); use an empty directory."
+            )
+        return
+    stray = tf.io.gfile.glob(os.path.join(output_dir, "*.tfrecord*"))
+    if stray:
+        raise ValueError(
+            f"{output_dir} holds TFRecords ({os.path.basename(stray[0])}, ...) "
+            f"without {CONFIG_FILE}; use an empty directory."
+        )
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(expected, f, indent=2, sort_keys=True)
+
+
+def _tokenize(documents, vocab, lowercase, progress):
+    """Tokenizes every sentence in batched graphs; returns id arrays."""
+    import keras_hub
+
+    tokenizer = keras_hub.tokenizers.BertTokenizer(
+        vocabulary=list(vocab.tokens), lowercase=lowercase
+    )
+    tokenize = tf.function(lambda text: tokenizer(text))
+    flat_sentences = [s for d in documents for s in d]
+    ids = []
+    tokens = 0
+    for start in range(0, len(flat_sentences), _BATCH):
+        ragged = tokenize(tf.constant(flat_sentences[start : start + _BATCH]))
+        flat = ragged.flat_values.numpy().astype(np.int32)
+        ids.extend(np.split(flat, ragged.row_splits.numpy()[1:-1]))
+        tokens += flat.size
+        progress(
+            f"tokenized {start + _BATCH:,} sentences, {tokens:,} tokens "
+            f"({tokens / progress.elapsed():,.0f} tokens/s)"
+        )
+    tokenized, offset = [], 0
+    for document in documents:
+        sentences = [s for s in ids[offset : offset + len(document)] if s.size]
+        offset += len(document)
+        if sentences:
+            tokenized.append(sentences)
+    return tokenized, tokens
+
+
+def _build_sequences(documents, vocab, options, rng):
+    cls_id, sep_id = vocab.id("[CLS]"), vocab.id("[SEP]")
+    seqs, segments, labels = [], [], []
+    for dupe in range(options.dupe_factor):
+        order = rng.permutation(len(documents))
+        shuffled = [documents[i] for i in order]
+        if options.next_sentence:
+            s, g, l = sequences.sentence_pairs(shuffled, options.seq_length, cls_id, sep_id, rng)
+            seqs += s
+            segments += g
+            labels += l
+        else:
+            seqs += sequences.pack_sentences(
+                shuffled, options.seq_length, cls_id, sep_id, options.pack_sequences
+            )
+    token_ids, mask, segment_ids = sequences.pad(
+        seqs, options.seq_length, segments if options.next_sentence else None
+    )
+    arrays = {"input_word_ids": token_ids, "input_mask": mask, "input_type_ids": segment_ids}
+    if options.next_sentence:
+        arrays[features.NEXT_SENTENCE] = np.array(labels, np.int32)[:, None]
+    order = rng.permutation(len(token_ids))
+    return {k: v[order] for k, v in arrays.items()}
+
+
+def _mask(arrays, vocab, options, progress):
+    config = masking.MaskingConfig.from_vocabulary(
+        vocab, options.max_predictions_per_seq, options.masked_lm_prob, options.do_whole_word_mask
+    )
+    mask_fn = tf.function(lambda ids, m, seed: masking.mask_tokens(ids, m, seed, config))
+    parts = []
+    total = len(arrays["input_word_ids"])
+    for index, start in enumerate(range(0, total, _BATCH)):
+        end = start + _BATCH
+        out = mask_fn(
+            arrays["input_word_ids"][start:end],
+            arrays["input_mask"][start:end],
+            tf.constant([options.random_seed, index], tf.int64),
+        )
+        parts.append({k: v.numpy() for k, v in out.items()})
+        progress(f"masked {min(end, total):,}/{total:,} sequences")
+    masked = dict(arrays)
+    for key in parts[0] if parts else ():
+        masked[key] = np.concatenate([p[key] for p in parts])
+    return masked
+
+
+def _write_shards(arrays, output_dir, options, progress):
+    names, written = [], 0
+    total = len(arrays["input_word_ids"])
+    for index in range(options.num_shards):
+        name = shard_name(index, options.num_shards)
+        names.append(name)
+        path = os.path.join(output_dir, name)
+        if tf.io.gfile.exists(path):
+            progress(f"{name} already complete, kept", force=True)
+            continue
+        rows = {k: v[index :: options.num_shards] for k, v in arrays.items()}
+        tmp = path + ".incomplete"
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for record in features.serialize_examples(rows, options.use_v2_feature_names):
+                writer.write(record)
+                written += 1
+                if written % 2048 == 0:
+                    progress(
+                        f"wrote {written:,}/{total:,} sequences "
+                        f"({written / progress.elapsed():,.0f} sequences/s overall)"
+                    )
+        tf.io.gfile.rename(tmp, path, overwrite=True)
+    return names
+
+
+def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
+    """Runs the conversion; returns a summary dict (also printed by main)."""
+    options.validate()
+    vocab = load_vocabulary(vocab_file)
+    files = expand_input_files(input_files)
+    expected = dict(dataclasses.asdict(options), vocab_sha256=vocab.sha256)
+    _check_output_dir(output_dir, expected)
+
+    progress = _Progress()
+    documents, report = documents_lib.read_documents(files)
+    progress(f"read {report.summary()}", force=True)
+    tokenized, num_tokens = _tokenize(documents, vocab, options.do_lower_case, progress)
+    if not tokenized:
+        raise ValueError(f"{files} yield no tokens.")
+    progress(f"tokenized {num_tokens:,} tokens", force=True)
+    rng = np.random.default_rng(options.random_seed)
+    arrays = _build_sequences(tokenized, vocab, options, rng)
+    if not options.dynamic_masking:
+        arrays = _mask(arrays, vocab, options, progress)
+    shards = _write_shards(arrays, output_dir, options, progress)
+
+    num_sequences = len(arrays["input_word_ids"])
+    real = int(arrays["input_mask"].sum())
+    seconds = progress.elapsed()
+    summary = {
+        "documents": report.documents,
+        "sentences": report.sentences,
+        "tokens": num_tokens,
+        "sequences": num_sequences,
+        "real_token_fraction": real / max(1, num_sequences * options.seq_length),
+        "predictions": int(arrays["masked_lm_weights"].sum()) if "masked_lm_weights" in arrays else 0,
+        "skipped_undecodable_lines": [f"{f}:{n}" for f, n in report.undecodable],
+        "shards": shards,
+        "seconds": seconds,
+        "sequences_per_second": num_sequences / max(seconds, 1e-9),
+    }
+    return summary
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    defaults = ConversionOptions()
+    flags.DEFINE_list("input_files", None, "Text files or globs, comma-separated.")
+    flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt.")
+    flags.DEFINE_string("output_dir", None, "Directory for the TFRecord shards.")
+    flags.DEFINE_integer("seq_length", defaults.seq_length, "Tokens per sequence.")
+    flags.DEFINE_integer("max_predictions_per_seq", defaults.max_predictions_per_seq, "Masked-LM slots per sequence.")
+    flags.DEFINE_float("masked_lm_prob", defaults.masked_lm_prob, "Fraction of tokens to predict.")
+    flags.DEFINE_integer("dupe_factor", defaults.dupe_factor, "Copies of the data, each masked anew.")
+    flags.DEFINE_integer("random_seed", defaults.random_seed, "Seed: same seed, same output.")
+    flags.DEFINE_integer("num_shards", defaults.num_shards, "Output files.")
+    flags.DEFINE_bool("do_lower_case", defaults.do_lower_case, "Lower-case (uncased vocabulary).")
+    flags.DEFINE_bool("do_whole_word_mask", defaults.do_whole_word_mask, "Mask whole words.")
+    flags.DEFINE_bool("next_sentence", defaults.next_sentence, "Sentence pairs with next-sentence labels.")
+    flags.DEFINE_bool("pack_sequences", defaults.pack_sequences, "Pack sentences across documents.")
+    flags.DEFINE_bool("use_v2_feature_names", defaults.use_v2_feature_names, "input_word_ids/input_type_ids names.")
+    flags.DEFINE_bool("dynamic_masking", defaults.dynamic_masking, "Write unmasked sequences; mask at read time.")
+    flags.mark_flags_as_required(["input_files", "vocab_file", "output_dir"])
+
+
+def main(argv):
+    del argv
+    options = ConversionOptions(
+        **{f.name: FLAGS[f.name].value for f in dataclasses.fields(ConversionOptions)}
+    )
+    try:
+        summary = convert(FLAGS.input_files, FLAGS.vocab_file, FLAGS.output_dir, options)
+    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
+        print(f"create_pretraining_data: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(lambda argv: sys.exit(main(argv)))

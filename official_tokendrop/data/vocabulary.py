@@ -1,0 +1,151 @@
+"""WordPiece vocabularies: building from text, loading, special-token ids.
+
+    python -m official_tokendrop.data.vocabulary --input_files=a.txt,b.txt \
+        --vocab_size=8000 --output_file=vocab.txt [--nodo_lower_case]
+"""
+
+import dataclasses
+import functools
+import hashlib
+import sys
+import time
+
+from absl import app, flags, logging
+
+PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
+SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """A loaded WordPiece vocabulary and the ids the pipeline needs."""
+
+    tokens: tuple
+    path: str
+    sha256: str
+
+    def __post_init__(self):
+        missing = [t for t in SPECIAL_TOKENS if t not in self.index]
+        if missing:
+            raise ValueError(
+                f"Vocabulary {self.path} lacks the special tokens {missing}; "
+                f"a BERT vocabulary needs all of {list(SPECIAL_TOKENS)}."
+            )
+
+    @functools.cached_property
+    def index(self):
+        return {t: i for i, t in enumerate(self.tokens)}
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def id(self, token):
+        return self.index[token]
+
+    @property
+    def special_ids(self):
+        """Ids of every bracketed token ([PAD], [CLS], [unused0], ...)."""
+        return tuple(
+            i
+            for i, t in enumerate(self.tokens)
+            if t.startswith("[") and t.endswith("]")
+        )
+
+    @property
+    def token_allow_list(self):
+        """Ids that token dropping always keeps: [UNK] [CLS] [SEP] [MASK]."""
+        return tuple(self.id(t) for t in (UNK, CLS, SEP, MASK))
+
+    @property
+    def token_deny_list(self):
+        """Ids that token dropping drops first: [PAD]."""
+        return (self.id(PAD),)
+
+    @property
+    def continuation_mask(self):
+        """`mask[id]` is True where the WordPiece continues a word (##x)."""
+        return [t.startswith("##") for t in self.tokens]
+
+
+def load_vocabulary(path):
+    """Reads a one-token-per-line vocab.txt (ours or Google's)."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"Vocabulary file {path} does not exist.")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        raw = f.read()
+    tokens = tuple(line.strip() for line in raw.decode("utf-8").splitlines())
+    tokens = tuple(t for t in tokens if t)
+    if not tokens:
+        raise ValueError(f"Vocabulary file {path} is empty.")
+    return Vocabulary(tokens, path, hashlib.sha256(raw).hexdigest())
+
+
+def build_vocabulary(
+    input_files, vocab_size, output_file, lowercase=True, max_lines=None
+):
+    """Learns a WordPiece vocabulary with keras-hub and writes vocab.txt.
+
+    Args:
+        input_files: text files, one sentence or line per line.
+        vocab_size: target size (the learner may return fewer tokens).
+        output_file: where to write the vocabulary.
+        lowercase: lower-case and strip accents (an uncased vocabulary).
+        max_lines: learn from at most this many non-empty lines.
+
+    Returns:
+        The loaded `Vocabulary`.
+    """
+    import keras_hub
+    import tensorflow as tf
+
+    lines = []
+    for path in input_files:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines.extend(line.strip() for line in f if line.strip())
+        if max_lines and len(lines) >= max_lines:
+            lines = lines[:max_lines]
+            break
+    if not lines:
+        raise ValueError(f"No text in {list(input_files)} to build a vocabulary.")
+    start = time.time()
+    logging.info("Learning a %d-token vocabulary from %d lines", vocab_size, len(lines))
+    keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(lines).batch(1024),
+        vocabulary_size=vocab_size,
+        vocabulary_output_file=output_file,
+        lowercase=lowercase,
+        strip_accents=lowercase,
+        reserved_tokens=list(SPECIAL_TOKENS),
+    )
+    vocab = load_vocabulary(output_file)
+    logging.info(
+        "Wrote %d tokens to %s in %.1fs", len(vocab), output_file, time.time() - start
+    )
+    return vocab
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    vocab = build_vocabulary(
+        FLAGS.input_files,
+        FLAGS.vocab_size,
+        FLAGS.output_file,
+        lowercase=FLAGS.do_lower_case,
+        max_lines=FLAGS.max_lines,
+    )
+    print(f"{len(vocab)} tokens -> {FLAGS.output_file}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    flags.DEFINE_list("input_files", None, "Text files (comma-separated).")
+    flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.")
+    flags.DEFINE_string("output_file", None, "Where to write vocab.txt.")
+    flags.DEFINE_bool("do_lower_case", True, "Uncased vocabulary.")
+    flags.DEFINE_integer("max_lines", None, "Learn from at most this many lines.")
+    flags.mark_flags_as_required(["input_files", "output_file"])
+    app.run(main)
