@@ -268,3 +268,23 @@ def test_command_line_error_is_one_line(tmp_path, sample_vocab):
     assert result.returncode == 2
     assert "error: Input" in result.stderr and "matches no file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_batched_serialization_equals_protobuf():
+    from official_tokendrop.data import features
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "input_word_ids": rng.integers(0, 30000, (3, 8)).astype(np.int32),
+        "masked_lm_weights": rng.random((3, 2)).astype(np.float32),
+        "next_sentence_labels": np.array([[0], [1], [1]], np.int32),
+    }
+    records = features.serialize_examples(arrays, use_v2_feature_names=False)
+    for row, record in enumerate(records):
+        feature = {
+            "input_ids": tf.train.Feature(int64_list=tf.train.Int64List(value=arrays["input_word_ids"][row])),
+            "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(value=arrays["masked_lm_weights"][row])),
+            "next_sentence_labels": tf.train.Feature(int64_list=tf.train.Int64List(value=arrays["next_sentence_labels"][row])),
+        }
+        expected = tf.train.Example(features=tf.train.Features(feature=feature))
+        assert tf.train.Example.FromString(record) == expected

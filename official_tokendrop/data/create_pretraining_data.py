@@ -124,17 +124,22 @@ def _tokenize(documents, vocab, lowercase, progress):
     tokenizer = keras_hub.tokenizers.BertTokenizer(
         vocabulary=list(vocab.tokens), lowercase=lowercase
     )
-    tokenize = tf.function(lambda text: tokenizer(text))
-    flat_sentences = [s for d in documents for s in d]
-    ids = []
-    tokens = 0
-    for start in range(0, len(flat_sentences), _BATCH):
-        ragged = tokenize(tf.constant(flat_sentences[start : start + _BATCH]))
+    # A dataset map tokenizes batches on every core, in order.
+    flat_sentences = tf.constant([s for d in documents for s in d])
+    batches = (
+        tf.data.Dataset.from_tensor_slices(flat_sentences)
+        .batch(_BATCH)
+        .map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(2)
+    )
+    ids, tokens, done = [], 0, 0
+    for ragged in batches:
         flat = ragged.flat_values.numpy().astype(np.int32)
         ids.extend(np.split(flat, ragged.row_splits.numpy()[1:-1]))
         tokens += flat.size
+        done += int(ragged.nrows())
         progress(
-            f"tokenized {start + _BATCH:,} sentences, {tokens:,} tokens "
+            f"tokenized {done:,} sentences, {tokens:,} tokens "
             f"({tokens / progress.elapsed():,.0f} tokens/s)"
         )
     tokenized, offset = [], 0
@@ -148,21 +153,21 @@ def _tokenize(documents, vocab, lowercase, progress):
 
 def _build_sequences(documents, vocab, options, rng):
     cls_id, sep_id = vocab.id("[CLS]"), vocab.id("[SEP]")
-    seqs, segments, labels = [], [], []
+    seqs, first_lengths, labels = [], [], []
     for dupe in range(options.dupe_factor):
         order = rng.permutation(len(documents))
         shuffled = [documents[i] for i in order]
         if options.next_sentence:
-            s, g, l = sequences.sentence_pairs(shuffled, options.seq_length, cls_id, sep_id, rng)
-            seqs += s
-            segments += g
-            labels += l
+            pairs = sequences.sentence_pairs(shuffled, options.seq_length, cls_id, sep_id, rng)
+            seqs += pairs[0]
+            first_lengths += pairs[1]
+            labels += pairs[2]
         else:
             seqs += sequences.pack_sentences(
                 shuffled, options.seq_length, cls_id, sep_id, options.pack_sequences
             )
     token_ids, mask, segment_ids = sequences.pad(
-        seqs, options.seq_length, segments if options.next_sentence else None
+        seqs, options.seq_length, first_lengths if options.next_sentence else None
     )
     arrays = {"input_word_ids": token_ids, "input_mask": mask, "input_type_ids": segment_ids}
     if options.next_sentence:
@@ -175,7 +180,12 @@ def _mask(arrays, vocab, options, progress):
     config = masking.MaskingConfig.from_vocabulary(
         vocab, options.max_predictions_per_seq, options.masked_lm_prob, options.do_whole_word_mask
     )
-    mask_fn = tf.function(lambda ids, m, seed: masking.mask_tokens(ids, m, seed, config))
+    sequence = tf.TensorSpec([None, options.seq_length], tf.int32)
+    mask_fn = tf.function(
+        lambda ids, m, seed: masking.mask_tokens(ids, m, seed, config),
+        input_signature=[sequence, sequence, tf.TensorSpec([2], tf.int64)],
+        autograph=False,
+    )
     parts = []
     total = len(arrays["input_word_ids"])
     for index, start in enumerate(range(0, total, _BATCH)):
@@ -206,14 +216,15 @@ def _write_shards(arrays, output_dir, options, progress):
         rows = {k: v[index :: options.num_shards] for k, v in arrays.items()}
         tmp = path + ".incomplete"
         with tf.io.TFRecordWriter(tmp) as writer:
-            for record in features.serialize_examples(rows, options.use_v2_feature_names):
-                writer.write(record)
-                written += 1
-                if written % 2048 == 0:
-                    progress(
-                        f"wrote {written:,}/{total:,} sequences "
-                        f"({written / progress.elapsed():,.0f} sequences/s overall)"
-                    )
+            for start in range(0, len(rows["input_word_ids"]), _BATCH):
+                batch = {k: v[start : start + _BATCH] for k, v in rows.items()}
+                for record in features.serialize_examples(batch, options.use_v2_feature_names):
+                    writer.write(record)
+                written += len(batch["input_word_ids"])
+                progress(
+                    f"wrote {written:,}/{total:,} sequences "
+                    f"({written / progress.elapsed():,.0f} sequences/s overall)"
+                )
         tf.io.gfile.rename(tmp, path, overwrite=True)
     return names
 

@@ -55,10 +55,11 @@ def sentence_pairs(documents, seq_length, cls_id, sep_id, rng):
     Segment A is a run of sentences; B follows it in the same document half
     the time (label 0) or is taken from a random other document (label 1).
 
-    Returns `(sequences, segment_ids, labels)`.
+    Returns `(sequences, first_segment_lengths, labels)`; the first segment
+    length counts [CLS] A [SEP].
     """
     limit = seq_length - 3
-    sequences, segments, labels = [], [], []
+    sequences, first_lengths, labels = [], [], []
     for index, document in enumerate(documents):
         chunk, length, i = [], 0, 0
         while i < len(document):
@@ -73,48 +74,65 @@ def sentence_pairs(documents, seq_length, cls_id, sep_id, rng):
                     other += other >= index
                     source = documents[other]
                     start = int(rng.integers(len(source)))
-                    b = np.concatenate(source[start:])[: max(1, limit - len(a))]
+                    b = _take_tokens(source, start, max(1, limit - len(a)))
                     i -= len(chunk) - split  # unused sentences go back
                 else:
                     random_next = False
-                    b = (
-                        np.concatenate(chunk[split:])
-                        if split < len(chunk)
-                        else np.zeros([0], np.int32)
-                    )
+                    b = np.concatenate(chunk[split:]) if split < len(chunk) else a[:0]
                 a, b = _truncate_pair(a, b, limit, rng)
                 if len(a) and len(b):
-                    sequences.append(
-                        np.concatenate([[cls_id], a, [sep_id], b, [sep_id]]).astype(np.int32)
-                    )
-                    segments.append(
-                        np.r_[np.zeros(len(a) + 2, np.int32), np.ones(len(b) + 1, np.int32)]
-                    )
+                    sequences.append(np.concatenate([[cls_id], a, [sep_id], b, [sep_id]]))
+                    first_lengths.append(len(a) + 2)
                     labels.append(int(random_next))
                 chunk, length = [], 0
             i += 1
-    return sequences, segments, labels
+    return sequences, first_lengths, labels
+
+
+def _take_tokens(document, start, count):
+    """The first `count` tokens of `document` from sentence `start` on."""
+    taken, total, i = [], 0, start
+    while i < len(document) and total < count:
+        taken.append(document[i])
+        total += len(document[i])
+        i += 1
+    return np.concatenate(taken)[:count]
 
 
 def _truncate_pair(a, b, limit, rng):
-    """Trims the longer side, from a random end, until both fit in `limit`."""
-    while len(a) + len(b) > limit:
-        if len(a) > len(b):
-            a = a[1:] if rng.random() < 0.5 else a[:-1]
-        else:
-            b = b[1:] if rng.random() < 0.5 else b[:-1]
-    return a, b
+    """Model Garden's truncation, computed in closed form.
+
+    It removes one token at a time from the longer side (from `b` on a tie),
+    from the front or the back with equal odds, until both fit in `limit`.
+    """
+    excess = len(a) + len(b) - limit
+    if excess <= 0:
+        return a, b
+    gap = abs(len(a) - len(b))
+    if gap >= excess:
+        cut_a, cut_b = (excess, 0) if len(a) > len(b) else (0, excess)
+    else:
+        rest = excess - gap
+        cut_a = rest // 2 + (gap if len(a) > len(b) else 0)
+        cut_b = excess - cut_a
+    front_a, front_b = rng.binomial(cut_a, 0.5), rng.binomial(cut_b, 0.5)
+    return a[front_a : len(a) - (cut_a - front_a)], b[front_b : len(b) - (cut_b - front_b)]
 
 
-def pad(sequences, seq_length, segments=None):
-    """Stacks sequences into `(token_ids, input_mask, segment_ids)` [N, S]."""
-    lengths = np.array([len(s) for s in sequences])
+def pad(sequences, seq_length, first_segment_lengths=None):
+    """Stacks sequences into `(token_ids, input_mask, segment_ids)` [N, S].
+
+    Positions from `first_segment_lengths[i]` on are segment 1.
+    """
+    lengths = np.array([len(s) for s in sequences], np.int64)
     if lengths.size and lengths.max() > seq_length:
         raise ValueError(f"A sequence of {lengths.max()} tokens exceeds {seq_length}.")
-    mask = (np.arange(seq_length)[None, :] < lengths[:, None]).astype(np.int32)
-    token_ids = np.zeros(mask.shape, np.int32)
-    token_ids[mask.astype(bool)] = np.concatenate(sequences) if sequences else []
-    segment_ids = np.zeros(mask.shape, np.int32)
-    if segments is not None:
-        segment_ids[mask.astype(bool)] = np.concatenate(segments)
-    return token_ids, mask, segment_ids
+    positions = np.arange(seq_length)[None, :]
+    real = positions < lengths[:, None]
+    token_ids = np.zeros(real.shape, np.int32)
+    token_ids[real] = np.concatenate(sequences) if sequences else []
+    segment_ids = np.zeros(real.shape, np.int32)
+    if first_segment_lengths is not None:
+        first = np.asarray(first_segment_lengths)[:, None]
+        segment_ids = (real & (positions >= first)).astype(np.int32)
+    return token_ids, real.astype(np.int32), segment_ids
