@@ -58,6 +58,19 @@ def encoder_inputs(features):
     }
 
 
+@pytest.fixture(scope="session")
+def two_replicas():
+    """One MirroredStrategy over the 2 logical CPUs for the whole session.
+
+    Strategies over the same devices in one process restart collective
+    instance keys, so a second one can collide with the first's ops.
+    """
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    assert strategy.num_replicas_in_sync == 2
+    return strategy
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     import keras

@@ -112,7 +112,7 @@ def _replica_tables(variable):
     return [v.numpy() for v in variable.value.values]
 
 
-def test_mirrored_replicas_keep_identical_tables_equal_to_one_device():
+def test_mirrored_replicas_keep_identical_tables_equal_to_one_device(two_replicas):
     """2 replicas on different halves == one device on the global batch."""
     steps, global_batch = 4, 8
     batches = [
@@ -130,10 +130,7 @@ def test_mirrored_replicas_keep_identical_tables_equal_to_one_device():
     reference.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=True)
     reference.fit(dataset(), epochs=1, verbose=0)
 
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
-    strategy = tf.distribute.MirroredStrategy(devices)
-    assert strategy.num_replicas_in_sync == 2
-    with strategy.scope():
+    with two_replicas.scope():
         mirrored = _pretrainer(seed=3)
         mirrored.set_weights(weights)
         mirrored.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=True)

@@ -130,9 +130,9 @@ class BertPretrainer(keras.Model):
         # Keras skips models whose compile() is overridden; ours only adds
         # the per-replica XLA switch, so restoring through it is safe.
         self.compile(**keras.saving.deserialize_keras_object(config))
-        self.optimizer.build(self._optimized_variables())
+        self.optimizer.build(self.optimized_variables())
 
-    def _optimized_variables(self):
+    def optimized_variables(self):
         """Trainable variables that the loss reaches.
 
         Without a next-sentence head nothing reads the pooler, as in the
@@ -170,7 +170,7 @@ class BertPretrainer(keras.Model):
             outputs = self(features, training=True)
             loss, per_position = self._pretraining_losses(features, outputs, mlm_weight_total)
             scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self._optimized_variables())
+        grads = tape.gradient(scaled, self.optimized_variables())
         return loss, grads, outputs, ops.stop_gradient(per_position)
 
     def _global_weight_total(self, features):
@@ -201,7 +201,7 @@ class BertPretrainer(keras.Model):
                 per_position,
                 features["masked_lm_weights"],
             )
-        self.optimizer.apply(grads, self._optimized_variables())
+        self.optimizer.apply(grads, self.optimized_variables())
         return self._update_metrics(features, outputs, per_position, loss)
 
     def test_step(self, data):
@@ -214,7 +214,9 @@ class BertPretrainer(keras.Model):
 
     def _update_metrics(self, features, outputs, per_position, loss):
         weights = ops.cast(features["masked_lm_weights"], "float32")
-        self.loss_tracker.update_state(loss)
+        # Each replica holds its share of the global loss; the replicas'
+        # mean times their number is the global value.
+        self.loss_tracker.update_state(loss * distribute.num_replicas_in_sync())
         self.mlm_loss_tracker.update_state(per_position, sample_weight=weights)
         self.mlm_accuracy.update_state(
             features["masked_lm_ids"], outputs["mlm_logits"], sample_weight=weights

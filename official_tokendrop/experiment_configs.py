@@ -1,0 +1,178 @@
+"""Model Garden experiment configs: `bert/pretraining`,
+`token_drop_bert/pretraining` and `token_drop_bert/demo`.
+
+The YAML layout and keys are the reference's
+(`task.model.encoder.type: any` with the encoder keys under `any`,
+`task.train_data`, `task.validation_data`, `trainer`, `runtime`), so its
+YAML files load unchanged.
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.modeling import optimization
+from official.nlp.configs import bert, encoders
+from official.nlp.data import pretrain_dataloader
+
+
+@dataclasses.dataclass
+class TokenDropBertEncoderConfig(encoders.BertEncoderConfig):
+    """The reference's encoder keys, plus ours (random keep, drop layers)."""
+
+    token_keep_k: Optional[int] = 256
+    token_allow_list: Tuple[int, ...] = (100, 101, 102, 103)
+    token_deny_list: Tuple[int, ...] = (0,)
+    token_loss_init_value: float = 10.0
+    token_loss_beta: float = 0.995
+    token_random_keep_k: int = 0
+    first_drop_layer: Optional[int] = None
+    last_drop_layer: Optional[int] = None
+
+
+@dataclasses.dataclass
+class TokenDropMaskedLMConfig(cfg.TaskConfig):
+    """Masked-LM pretraining task; field names follow Model Garden's."""
+
+    model: bert.PretrainerConfig = dataclasses.field(
+        default_factory=lambda: bert.PretrainerConfig(
+            encoder=encoders.EncoderConfig(type="any", any=TokenDropBertEncoderConfig())
+        )
+    )
+    scale_loss: bool = False
+    train_data: pretrain_dataloader.BertPretrainDataConfig = dataclasses.field(
+        default_factory=pretrain_dataloader.BertPretrainDataConfig
+    )
+    validation_data: pretrain_dataloader.BertPretrainDataConfig = dataclasses.field(
+        default_factory=lambda: pretrain_dataloader.BertPretrainDataConfig(is_training=False)
+    )
+    # The WordPiece vocabulary of the data; when set, the allow and deny
+    # lists are checked against its special-token ids.
+    vocab_file: str = ""
+    # Build a sample corpus, vocabulary and TFRecords under model_dir/data
+    # when the input paths are empty (the demo).
+    sample_data: bool = False
+
+
+def _optimization(learning_rate, train_steps, warmup_steps):
+    return optimization.OptimizationConfig(
+        {
+            "optimizer": {
+                "type": "adamw",
+                "adamw": {
+                    "weight_decay_rate": 0.01,
+                    "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "bias"],
+                },
+            },
+            "learning_rate": {
+                "type": "polynomial",
+                "polynomial": {
+                    "initial_learning_rate": learning_rate,
+                    "decay_steps": train_steps,
+                    "end_learning_rate": 0.0,
+                    "power": 1.0,
+                },
+            },
+            "warmup": {"type": "polynomial", "polynomial": {"warmup_steps": warmup_steps, "power": 1.0}},
+        }
+    )
+
+
+def _data(seq_length, predictions, batch, is_training):
+    return pretrain_dataloader.BertPretrainDataConfig(
+        global_batch_size=batch,
+        is_training=is_training,
+        seq_length=seq_length,
+        max_predictions_per_seq=predictions,
+        use_next_sentence_label=False,
+        use_v2_feature_names=True,
+        drop_remainder=True,
+    )
+
+
+def _experiment(encoder, seq_length, predictions, batch, trainer, sample_data=False):
+    return cfg.ExperimentConfig(
+        runtime=cfg.RuntimeConfig(enable_xla=True, distribution_strategy="one_device"),
+        task=TokenDropMaskedLMConfig(
+            model=bert.PretrainerConfig(
+                encoder=encoders.EncoderConfig(type="any", any=encoder)
+            ),
+            train_data=_data(seq_length, predictions, batch, True),
+            validation_data=_data(seq_length, predictions, batch, False),
+            sample_data=sample_data,
+        ),
+        trainer=trainer,
+        restrictions=[
+            "task.train_data.is_training != None",
+            "task.validation_data.is_training != None",
+        ],
+    )
+
+
+def _paper_trainer():
+    return cfg.TrainerConfig(
+        train_steps=1_000_000,
+        checkpoint_interval=20_000,
+        max_to_keep=5,
+        steps_per_loop=1000,
+        summary_interval=1000,
+        validation_interval=20_000,
+        validation_steps=64,
+        optimizer_config=_optimization(1e-4, 1_000_000, 10_000),
+    )
+
+
+@exp_factory.register_config_factory("token_drop_bert/pretraining")
+def token_drop_bert_pretraining() -> cfg.ExperimentConfig:
+    """BERT-base with token dropping, the paper's settings."""
+    return _experiment(TokenDropBertEncoderConfig(), 512, 76, 512, _paper_trainer())
+
+
+@exp_factory.register_config_factory("bert/pretraining")
+def bert_pretraining() -> cfg.ExperimentConfig:
+    """The baseline: the same encoder and trainer with dropping off."""
+    return _experiment(
+        TokenDropBertEncoderConfig(token_keep_k=None), 512, 76, 512, _paper_trainer()
+    )
+
+
+@exp_factory.register_config_factory("token_drop_bert/demo")
+def token_drop_bert_demo() -> cfg.ExperimentConfig:
+    """A small model on the sample corpus: minutes on 2 CPU cores."""
+    encoder = TokenDropBertEncoderConfig(
+        vocab_size=2000,
+        hidden_size=128,
+        num_layers=4,
+        num_attention_heads=2,
+        intermediate_size=256,
+        max_position_embeddings=128,
+        token_keep_k=64,
+        token_allow_list=(1, 2, 3, 4),
+        token_deny_list=(0,),
+    )
+    trainer = cfg.TrainerConfig(
+        train_steps=300,
+        checkpoint_interval=100,
+        max_to_keep=3,
+        steps_per_loop=25,
+        summary_interval=25,
+        validation_interval=300,
+        validation_steps=20,
+        optimizer_config=_optimization(1e-3, 300, 30),
+    )
+    return _experiment(encoder, 128, 20, 32, trainer, sample_data=True)
+
+
+EXPERIMENTS = ("token_drop_bert/pretraining", "bert/pretraining", "token_drop_bert/demo")
+
+
+def encoder_config(params) -> TokenDropBertEncoderConfig:
+    """The encoder section of an experiment, whatever its `type` says."""
+    encoder = params.task.model.encoder
+    if encoder.type != "any":
+        raise ValueError(
+            f"task.model.encoder.type must be 'any' (the token-drop encoder); "
+            f"got {encoder.type!r}."
+        )
+    return encoder.any

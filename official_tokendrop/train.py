@@ -1,0 +1,162 @@
+"""Pretraining entry point, Model Garden style.
+
+    python -m official_tokendrop.train --experiment=token_drop_bert/pretraining \
+        --config_file=experiments/bert_base_token_drop.yaml \
+        --params_override="trainer.train_steps=1000" \
+        --mode=train_and_eval --model_dir=/tmp/run
+
+Experiments: `token_drop_bert/pretraining` (paper), `bert/pretraining`
+(baseline), `token_drop_bert/demo` (minutes on a CPU; builds its own data).
+Errors in the configuration or the data end the program with one line and
+exit status 1.
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+MODES = ("train", "eval", "train_and_eval")
+
+
+def _check_writable(model_dir):
+    import tensorflow as tf
+
+    try:
+        tf.io.gfile.makedirs(model_dir)
+        probe = os.path.join(model_dir, ".write_test")
+        with tf.io.gfile.GFile(probe, "w") as f:
+            f.write("ok")
+        tf.io.gfile.remove(probe)
+    except (tf.errors.OpError, OSError) as error:
+        raise PermissionError(f"model_dir {model_dir} is not writable: {error}") from None
+
+
+def strategy_for(runtime):
+    """The `tf.distribute` strategy that `runtime` names."""
+    from official.common import distribute_utils
+
+    return distribute_utils.get_distribution_strategy(
+        distribution_strategy=runtime.distribution_strategy,
+        num_gpus=runtime.num_gpus,
+        tpu_address=runtime.tpu,
+        all_reduce_alg=runtime.all_reduce_alg,
+        num_packs=runtime.num_packs,
+    )
+
+
+def prepare_sample_data(params, model_dir):
+    """For `task.sample_data`: builds the demo data and points params at it."""
+    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
+
+    task = params.task
+    if task.train_data.input_path and task.validation_data.input_path:
+        return
+    data = prepare_sample_dataset(
+        os.path.join(model_dir, "data"),
+        task.train_data.seq_length,
+        task.train_data.max_predictions_per_seq,
+        task.model.encoder.any.vocab_size,
+    )
+    params.override(
+        {
+            "task": {
+                "vocab_file": data.vocab_file,
+                "train_data": {"input_path": data.train_pattern},
+                "validation_data": {"input_path": data.validation_pattern},
+            }
+        }
+    )
+
+
+def run(params, model_dir, mode, strategy=None):
+    """Runs `mode` for the parsed experiment `params`; returns the results."""
+    from official.core import train_utils
+
+    from official_tokendrop.trainer import Trainer
+
+    if mode not in MODES:
+        raise ValueError(f"--mode must be one of {MODES}; got {mode!r}.")
+    _check_writable(model_dir)
+    if params.task.sample_data:
+        prepare_sample_data(params, model_dir)
+    params.validate()
+    params.lock()
+    train_utils.serialize_config(params, model_dir)
+    strategy = strategy or strategy_for(params.runtime)
+    trainer = Trainer(params, model_dir, strategy)
+    restored = trainer.restore()
+    start = time.time()
+    results = {}
+    if mode == "eval":
+        if not restored:
+            raise FileNotFoundError(f"No checkpoint in {model_dir} to evaluate.")
+        results["eval"] = trainer.evaluate()
+    else:
+        results["train"] = trainer.train(evaluate=mode == "train_and_eval")
+        if trainer.last_eval:
+            results["eval"] = trainer.last_eval
+        if results["train"] and params.task.sample_data and trainer.is_chief:
+            results["export"] = trainer.export(params.task.vocab_file)
+    results["step"] = trainer.step
+    results["checkpoint"] = trainer.manager.latest_checkpoint
+    results["wall_seconds"] = time.time() - start
+    print(_summary(results, model_dir), file=sys.stderr, flush=True)
+    return results
+
+
+def _summary(results, model_dir):
+    lines = [f"== done: step {results['step']} in {results['wall_seconds']:.0f}s =="]
+    for section in ("train", "eval"):
+        values = results.get(section) or {}
+        shown = {k: v for k, v in values.items() if k in ("loss", "mlm_loss", "mlm_accuracy", "next_sentence_accuracy")}
+        if shown:
+            lines.append(f"{section}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+    lines.append(f"checkpoint: {results['checkpoint']}")
+    lines.append(f"config: {os.path.join(model_dir, 'params.yaml')}")
+    if results.get("export"):
+        lines.append(f"exported keras-hub preset: {results['export']}")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    import tensorflow as tf
+    from official.core import train_utils
+
+    from official_tokendrop import experiment_configs  # noqa: F401  (registers)
+    from official_tokendrop.trainer import TrainingDiverged
+
+    logging.set_verbosity(logging.WARNING)
+    try:
+        for name in ("experiment", "mode", "model_dir"):
+            if not FLAGS[name].value:
+                raise ValueError(f"--{name} is required.")
+        known = experiment_configs.EXPERIMENTS
+        if FLAGS.experiment not in known:
+            raise ValueError(
+                f"unknown --experiment {FLAGS.experiment!r}; registered: {', '.join(known)}."
+            )
+        params = train_utils.parse_configuration(FLAGS, lock_return=False, print_return=False)
+        run(params, FLAGS.model_dir, FLAGS.mode)
+    except (ValueError, KeyError, LookupError, FileNotFoundError, PermissionError,
+            TrainingDiverged, tf.errors.OpError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"train: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def define_flags():
+    from official.common import flags as tfm_flags
+
+    tfm_flags.define_flags()
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(lambda argv: sys.exit(main(argv)))

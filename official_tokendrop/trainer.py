@@ -1,0 +1,228 @@
+"""The pretraining loop: `strategy.run` over XLA-compiled replica steps,
+TensorFlow checkpoints, evaluation, logs and TensorBoard summaries.
+
+Keras' `fit` stays the API for simple single-device use. The trainer runs
+its own loop because `fit` fails under MultiWorkerMirroredStrategy on this
+stack (tensorflow#72388) and compiles a whole multi-replica step into one
+XLA function (keras#19005). Its steps are the pretrainer's own
+`train_step` / `test_step`, so both paths compute the same thing.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+import tensorflow as tf
+
+from official_tokendrop import optimization
+from official_tokendrop.task import PretrainingTask, mixed_precision_policy
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class Trainer:
+    """Runs one experiment in `model_dir` under `strategy`."""
+
+    def __init__(self, params, model_dir, strategy):
+        import keras
+
+        self.params = params
+        self.model_dir = model_dir
+        self.strategy = strategy
+        self.task = PretrainingTask(params)
+        trainer = params.trainer
+        keras.mixed_precision.set_global_policy(
+            mixed_precision_policy(params.runtime.mixed_precision_dtype)
+        )
+        with strategy.scope():
+            self.model = self.task.build_model()
+            variables = self.model.optimized_variables()
+            optimizer = optimization.build_optimizer(trainer.optimizer_config, variables)
+            if params.runtime.mixed_precision_dtype == "float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.model.compile(optimizer=optimizer, jit_compile=bool(params.runtime.enable_xla))
+            optimizer.build(variables)
+        self.optimizer = optimizer
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer)
+        # Every worker of a multi-worker run must save (the save has
+        # collectives); only the chief's files land in model_dir.
+        self.is_chief = _is_chief(strategy)
+        self.write_dir = model_dir if self.is_chief else os.path.join(
+            model_dir, f"worker_{strategy.cluster_resolver.task_id}_tmp"
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.write_dir, max_to_keep=trainer.max_to_keep
+        )
+        # One replica: the whole step is one XLA function. Several: only
+        # the forward/backward is (see BertPretrainer.compile).
+        self._train_step = self.model.train_step
+        self._test_step = self.model.test_step
+        if self.model.jit_compile:
+            self._train_step = tf.function(self._train_step, jit_compile=True)
+            self._test_step = tf.function(self._test_step, jit_compile=True)
+        self._writers = {}
+        self.last_eval = None
+
+    # === State ===
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self):
+        """Restores the latest checkpoint; returns its path or None."""
+        path = self.manager.latest_checkpoint
+        if path:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+            _log(f"restored {path} at step {self.step}")
+        return path
+
+    def save(self):
+        path = self.manager.save(checkpoint_number=self.step)
+        _log(f"saved checkpoint {path}")
+        return path
+
+    # === Loops ===
+    def _distributed(self, data, seed=None):
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: self.task.build_inputs(data, context, seed=seed)
+        )
+
+    def _reset_metrics(self):
+        for metric in self.model.metrics:
+            metric.reset_state()
+
+    def _results(self, outputs):
+        # Metric states may be per replica (multi-worker); their mean is the
+        # global value (the loss metric is scaled for that in the model).
+        mean = tf.distribute.ReduceOp.MEAN
+        return {k: float(self.strategy.reduce(mean, v, axis=None)) for k, v in outputs.items()}
+
+    def _summary(self, name, values):
+        if name not in self._writers:
+            self._writers[name] = tf.summary.create_file_writer(os.path.join(self.write_dir, name))
+        with self._writers[name].as_default(step=self.step):
+            for key, value in values.items():
+                tf.summary.scalar(key, value)
+        self._writers[name].flush()
+
+    def train(self, evaluate=False):
+        """Trains to `trainer.train_steps`; returns the final logs."""
+        trainer = self.params.trainer
+        total = trainer.train_steps
+        if self.step >= total:
+            _log(f"model_dir is already trained to step {self.step} (train_steps={total}); nothing to do")
+            return {}
+        iterator = iter(self._distributed(self.task.config.train_data, seed=self.step))
+
+        @tf.function
+        def train_loop(iterator, steps):
+            outputs = self.strategy.run(self._train_step, args=(next(iterator),))
+            for _ in tf.range(steps - 1):
+                outputs = self.strategy.run(self._train_step, args=(next(iterator),))
+            return outputs
+
+        batch = self.task.config.train_data.global_batch_size
+        seq_length = self.task.config.train_data.seq_length
+        encoder = self.model.encoder
+        kept = encoder.token_selection.num_kept / seq_length if encoder.dropping else 1.0
+        start, logs = time.time(), {}
+        boundaries = [trainer.steps_per_loop, trainer.summary_interval, trainer.checkpoint_interval]
+        if evaluate:
+            boundaries.append(trainer.validation_interval)
+        boundaries = [b for b in boundaries if b and b > 0]
+        self._reset_metrics()
+        while self.step < total:
+            step = self.step
+            chunk_start = time.time()
+            steps = min([b - step % b for b in boundaries] + [total - step])
+            logs = self._results(train_loop(iterator, tf.constant(steps)))
+            elapsed = time.time() - chunk_start
+            step = self.step
+            if not all(math.isfinite(v) for v in logs.values()):
+                last = self.manager.latest_checkpoint or "none"
+                raise TrainingDiverged(
+                    f"loss is {logs['loss']} at step {step}; stopped without saving. "
+                    f"Last good checkpoint: {last}"
+                )
+            logs["learning_rate"] = float(self.optimizer.learning_rate)
+            logs["examples_per_second"] = steps * batch / elapsed
+            logs["kept_token_fraction"] = kept
+            if step % (trainer.summary_interval or 1) == 0 or step == total:
+                _log(
+                    f"step {step}/{total} | loss {logs['loss']:.4f} | mlm_acc "
+                    f"{logs['mlm_accuracy']:.4f} | lr {logs['learning_rate']:.3g} | "
+                    f"{logs['examples_per_second']:.1f} ex/s | kept {kept:.2f}"
+                )
+                self._summary("train", logs)
+                self._reset_metrics()
+            if step % trainer.checkpoint_interval == 0 or step == total:
+                self.save()
+            if evaluate and (step % trainer.validation_interval == 0 or step == total):
+                self.evaluate()
+        logs["wall_seconds"] = time.time() - start
+        return logs
+
+    def evaluate(self):
+        """MLM loss and accuracy of the full (no-dropping) encoder."""
+        data = self.task.config.validation_data
+        dataset = self._distributed(data)
+        steps = self.params.trainer.validation_steps
+
+        @tf.function
+        def eval_step(batch):
+            return self.strategy.run(self._test_step, args=(batch,))
+
+        self._reset_metrics()
+        outputs, count = None, 0
+        for batch in dataset:
+            if steps and 0 < steps <= count:
+                break
+            outputs = eval_step(batch)
+            count += 1
+        if outputs is None:
+            raise ValueError(f"validation data {data.input_path} gave no full batch.")
+        results = self._results(outputs)
+        results["step"] = self.step
+        self._reset_metrics()
+        _log(
+            f"eval at step {self.step} over {count} batches | loss {results['loss']:.4f} | "
+            f"mlm_acc {results['mlm_accuracy']:.4f}"
+        )
+        self._summary("eval", {k: v for k, v in results.items() if k != "step"})
+        with tf.io.gfile.GFile(os.path.join(self.write_dir, "eval_results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        self.last_eval = results
+        return results
+
+    def export(self, vocab_file=None):
+        """Writes a keras-hub BERT preset (backbone + tokenizer) to model_dir/export."""
+        import keras_hub
+
+        from official_tokendrop.export import to_keras_hub
+
+        directory = os.path.join(self.model_dir, "export")
+        to_keras_hub(self.model.encoder).save_to_preset(directory)
+        if vocab_file:
+            keras_hub.models.BertTokenizer(vocabulary=vocab_file, lowercase=True).save_to_preset(
+                directory
+            )
+        _log(f"exported keras-hub BERT preset to {directory}")
+        return directory

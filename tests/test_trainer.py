@@ -1,0 +1,220 @@
+"""The trainer end to end: configs, checkpoints and resume, crash, replicas, errors."""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from official.core import exp_factory
+from official.modeling import hyperparams
+
+from official_tokendrop import experiment_configs  # noqa: F401
+from official_tokendrop import train
+from official_tokendrop.trainer import Trainer, TrainingDiverged
+
+SEQ, PRED = 32, 5
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
+
+    directory = str(tmp_path_factory.mktemp("demo_data"))
+    return prepare_sample_dataset(directory, SEQ, PRED, 2000, max_bytes=150_000)
+
+
+def tiny_overrides(data, train_steps=20):
+    return {
+        "task": {
+            "sample_data": False,
+            "vocab_file": data.vocab_file,
+            "model": {"encoder": {"any": {
+                "hidden_size": 32, "num_layers": 3, "num_attention_heads": 2,
+                "intermediate_size": 64, "max_position_embeddings": SEQ, "token_keep_k": 16,
+            }}},
+            "train_data": {"input_path": data.train_pattern, "global_batch_size": 8,
+                           "seq_length": SEQ, "max_predictions_per_seq": PRED},
+            "validation_data": {"input_path": data.validation_pattern, "global_batch_size": 8,
+                                "seq_length": SEQ, "max_predictions_per_seq": PRED},
+        },
+        "trainer": {
+            "train_steps": train_steps, "checkpoint_interval": 10, "steps_per_loop": 5,
+            "summary_interval": 5, "validation_interval": 20, "validation_steps": 2,
+            "max_to_keep": 5,
+        },
+    }
+
+
+def tiny_params(data, **kwargs):
+    params = exp_factory.get_exp_config("token_drop_bert/demo")
+    params.override(tiny_overrides(data, **kwargs), is_strict=True)
+    return params
+
+
+def _flags_yaml(tmp_path, data, name="tiny.yaml", **kwargs):
+    path = tmp_path / name
+    hyperparams.save_params_dict_to_yaml(hyperparams.ParamsDict(tiny_overrides(data, **kwargs)), str(path))
+    return str(path)
+
+
+def test_train_eval_checkpoint_then_resume(demo_data, tmp_path):
+    model_dir = str(tmp_path)
+    first = train.run(tiny_params(demo_data), model_dir, "train_and_eval")
+    assert first["step"] == 20
+    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-20")
+    names = dict(tf.train.list_variables(model_dir))
+    assert "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE" in names
+    assert os.path.exists(os.path.join(model_dir, "params.yaml"))
+    assert os.path.exists(os.path.join(model_dir, "eval_results.json"))
+    assert tf.io.gfile.glob(os.path.join(model_dir, "train", "events.*"))
+    saved_table = tf.train.load_variable(
+        model_dir, "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+    assert (saved_table[5:] != 10.0).any()
+
+    params = tiny_params(demo_data, train_steps=30)
+    resumed = Trainer(params, model_dir, tf.distribute.get_strategy())
+    resumed.restore()
+    assert resumed.step == 20
+    assert int(resumed.optimizer.iterations.numpy()) == 20
+    np.testing.assert_array_equal(resumed.model.encoder.token_importance.table.numpy(), saved_table)
+    resumed.train()
+    assert resumed.step == 30
+
+    # A finished model_dir: nothing to do.
+    again = train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
+    assert again["step"] == 30 and again["train"] == {}
+    evaluated = train.run(tiny_params(demo_data, train_steps=30), model_dir, "eval")
+    assert evaluated["eval"]["step"] == 30 and np.isfinite(evaluated["eval"]["mlm_loss"])
+
+
+def test_mirrored_two_replicas_run_the_experiment(demo_data, tmp_path, two_replicas):
+    results = train.run(tiny_params(demo_data, train_steps=10), str(tmp_path), "train_and_eval", two_replicas)
+    assert results["step"] == 10
+    assert results["eval"]["step"] == 10 and np.isfinite(results["eval"]["mlm_loss"])
+    table = tf.train.load_variable(
+        str(tmp_path), "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+    assert (table[5:] != 10.0).any()
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(demo_data, tmp_path):
+    params = tiny_params(demo_data)
+    train.run(params, str(tmp_path), "train")  # a good checkpoint at step 20
+    params = tiny_params(demo_data, train_steps=40)
+    params.override({"trainer": {"optimizer_config": {"learning_rate": {"polynomial": {"initial_learning_rate": 1e12}}}}})
+    with pytest.raises(TrainingDiverged, match=r"at step 2\d.*Last good checkpoint: .*ckpt-20"):
+        train.run(params, str(tmp_path), "train")
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-20")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"task": {"model": {"encoder": {"any": {"token_keep_k": 40}}}}}, "exceeds task.train_data.seq_length"),
+        ({"task": {"train_data": {"seq_length": 16}, "validation_data": {"seq_length": 16}}}, "expects 16"),
+        ({"task": {"train_data": {"use_v2_feature_names": False}}}, "lacks features"),
+        ({"task": {"model": {"encoder": {"any": {"token_allow_list": [100, 101, 102, 103]}}}}}, r"does not match the special-token ids .* \(1, 2, 3, 4\)"),
+        ({"task": {"train_data": {"input_path": "/nonexistent/*.tfrecord"}}}, "matches no file"),
+    ],
+)
+def test_bad_configuration_is_reported(demo_data, tmp_path, override, message):
+    params = tiny_params(demo_data)
+    params.override(override, is_strict=True)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        train.run(params, str(tmp_path), "train")
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "official_tokendrop.train", *args],
+        capture_output=True, text=True, env=ENV, timeout=timeout,
+    )
+
+
+def test_cli_errors_are_one_line(demo_data, tmp_path):
+    config = _flags_yaml(tmp_path, demo_data)
+    cases = [
+        (["--experiment=token_drop_bert/nope"], "unknown --experiment 'token_drop_bert/nope'"),
+        (["--experiment=token_drop_bert/demo", f"--config_file={config}",
+          "--params_override=task.model.encoder.any.token_kep_k=3"], "'token_kep_k' does not exist"),
+        (["--experiment=token_drop_bert/demo", f"--config_file={config}",
+          "--params_override=task.train_data.input_path=/none/*.tfrecord"], "matches no file"),
+    ]
+    for args, message in cases:
+        result = _cli(*args, "--mode=train", f"--model_dir={tmp_path}/run")
+        assert result.returncode == 1, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("train: error:")
+    # A path below a plain file cannot be created, even by root.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = _cli("--experiment=token_drop_bert/demo", f"--config_file={config}",
+                  "--mode=train", f"--model_dir={blocker}/run")
+    assert result.returncode == 1 and "is not writable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_files_and_overrides_apply_in_order(demo_data, tmp_path):
+    flags = argparse.Namespace(
+        experiment="token_drop_bert/pretraining",
+        config_file=[
+            "experiments/configs/bert_base_token_drop.yaml",
+            "experiments/configs/wiki_books_pretrain_sequence_pack.yaml",
+            _flags_yaml(tmp_path, demo_data),
+        ],
+        params_override="trainer.train_steps=7,task.model.encoder.any.token_keep_k=12",
+        tpu=None,
+        tf_data_service=None,
+    )
+
+    from official.core import train_utils
+
+    params = train_utils.parse_configuration(flags, lock_return=False, print_return=False)
+    assert params.trainer.train_steps == 7  # override beats the files
+    assert params.task.model.encoder.any.token_keep_k == 12
+    assert params.task.model.encoder.any.hidden_size == 32  # third file beats the first
+    assert params.trainer.optimizer_config.warmup.polynomial.warmup_steps == 10000  # second file
+    assert params.task.model.encoder.any.token_allow_list == (100, 101, 102, 103)  # first file
+
+
+def test_paper_yaml_round_trips_through_params_yaml(tmp_path):
+    params = exp_factory.get_exp_config("token_drop_bert/pretraining")
+    for name in ("bert_base_token_drop.yaml", "wiki_books_pretrain_sequence_pack.yaml"):
+        params = hyperparams.override_params_dict(params, f"experiments/configs/{name}", is_strict=True)
+    path = str(tmp_path / "params.yaml")
+    hyperparams.save_params_dict_to_yaml(params, path)
+    reloaded = hyperparams.override_params_dict(
+        exp_factory.get_exp_config("token_drop_bert/pretraining"), path, is_strict=True
+    )
+    assert reloaded.as_dict() == params.as_dict()
+    assert reloaded.task.model.encoder.any.token_allow_list == (100, 101, 102, 103)
+    assert reloaded.trainer.optimizer_config.learning_rate.polynomial.decay_steps == 1_000_000
+
+
+def test_killed_run_resumes_from_last_checkpoint(demo_data, tmp_path):
+    config = _flags_yaml(tmp_path, demo_data, train_steps=200)
+    model_dir = tmp_path / "run"
+    args = [sys.executable, "-m", "official_tokendrop.train", "--experiment=token_drop_bert/demo",
+            f"--config_file={config}", "--mode=train", f"--model_dir={model_dir}"]
+    process = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not tf.io.gfile.glob(str(model_dir / "ckpt-20.index")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    latest = tf.train.latest_checkpoint(str(model_dir))
+    assert latest is not None, process.stderr.read()
+    killed_at = int(latest.rsplit("-", 1)[1])
+    assert 10 <= killed_at < 200
+    tf.train.list_variables(latest)  # loadable
+    result = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"restored {latest} at step {killed_at}" in result.stderr
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-200")
