@@ -1,0 +1,233 @@
+"""Training-step time of token dropping vs its baseline and peer BERTs.
+
+Builds each contender at the same dimensions, runs XLA-compiled training
+steps on one synthetic batch, interleaves the contenders round by round
+(A B C D, A B C D, ...) so machine noise hits all alike, and prints the
+median step time, examples/s, achieved GFLOP/s (FLOP model of
+`official_tokendrop.flops`) and its share of a measured dense-matmul peak,
+and the ratio to our baseline. Contenders:
+
+- ours, dropping off (`bert/pretraining`); ours, token dropping;
+- keras-hub `BertBackbone` + `MaskedLMHead` (Keras 3);
+- Model Garden `BertEncoderV2` + `BertPretrainerV2` (tf_keras).
+
+With `--memory`, each contender also runs alone in a fresh process and
+its peak resident memory is printed.
+
+    .venv/bin/python experiments/benchmarks/step_time.py          # BERT-base, batch 2
+    .venv/bin/python experiments/benchmarks/step_time.py --small  # 12 x 256, batch 8
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+PRESETS = {
+    "base": dict(hidden=768, layers=12, heads=12, inner=3072, batch=2),
+    "small": dict(hidden=256, layers=12, heads=4, inner=1024, batch=8),
+}
+SEQ, KEEP, PREDICTIONS, VOCAB = 512, 256, 76, 30522
+CONTENDERS = ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert")
+
+
+def _batch(dims):
+    from official_tokendrop import synthetic
+
+    return synthetic.pretraining_batch(
+        dims["batch"], SEQ, PREDICTIONS, VOCAB, min_length=SEQ, seed=0
+    )
+
+
+def _ours(dims, keep):
+    import keras
+
+    from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
+
+    encoder = TokenDropBertEncoder(
+        vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
+        num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
+        token_keep_k=keep, token_allow_list=(1, 2, 3, 4), token_deny_list=(0,),
+    )
+    model = BertPretrainer(encoder)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=True)
+    batch = _batch(dims)
+    return lambda: model.train_on_batch(batch)
+
+
+def _keras_hub(dims):
+    import keras
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=VOCAB, num_layers=dims["layers"], num_heads=dims["heads"],
+        hidden_dim=dims["hidden"], intermediate_dim=dims["inner"], max_sequence_length=SEQ,
+    )
+    head = keras_hub.layers.MaskedLMHead(
+        token_embedding=backbone.token_embedding, intermediate_activation="gelu"
+    )
+    inputs = {
+        "token_ids": keras.Input((SEQ,), dtype="int32"),
+        "segment_ids": keras.Input((SEQ,), dtype="int32"),
+        "padding_mask": keras.Input((SEQ,), dtype="int32"),
+        "mask_positions": keras.Input((PREDICTIONS,), dtype="int32"),
+    }
+    sequence = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")})
+    logits = head(sequence["sequence_output"], mask_positions=inputs["mask_positions"])
+    model = keras.Model(inputs, logits)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
+    b = _batch(dims)
+    x = {
+        "token_ids": b["input_word_ids"], "segment_ids": b["input_type_ids"],
+        "padding_mask": b["input_mask"], "mask_positions": b["masked_lm_positions"],
+    }
+    return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
+
+
+def _model_garden(dims):
+    import tf_keras
+    from official.nlp.modeling import models, networks
+
+    encoder = networks.BertEncoderV2(
+        vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
+        num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
+        type_vocab_size=2,
+    )
+    pretrainer = models.BertPretrainerV2(encoder_network=encoder)
+
+    class MaskedLMLogits(tf_keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.pretrainer = pretrainer
+
+        def call(self, inputs):
+            return self.pretrainer(inputs)["mlm_logits"]
+
+    model = MaskedLMLogits()
+    model.compile(
+        optimizer=tf_keras.optimizers.Adam(1e-4),
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
+    b = _batch(dims)
+    x = {k: b[k] for k in ("input_word_ids", "input_mask", "input_type_ids", "masked_lm_positions")}
+    return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
+
+
+def build(name, dims):
+    if name == "ours_baseline":
+        return _ours(dims, None)
+    if name == "ours_token_drop":
+        return _ours(dims, KEEP)
+    if name == "keras_hub_bert":
+        return _keras_hub(dims)
+    if name == "model_garden_bert":
+        return _model_garden(dims)
+    raise ValueError(name)
+
+
+def flops(name, dims):
+    from official_tokendrop.flops import step_flops
+
+    keep = KEEP if name == "ours_token_drop" else None
+    return step_flops(
+        dims["hidden"], dims["layers"], dims["inner"], SEQ, VOCAB, PREDICTIONS,
+        dims["batch"], keep_k=keep,
+    ).training_step
+
+
+def matmul_peak(size=2048, repeats=10):
+    """GFLOP/s of one large XLA float32 matmul on this machine."""
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size])
+    matmul = tf.function(lambda x: tf.matmul(x, x), jit_compile=True)
+    matmul(a).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def _peak_rss_of(name, preset, steps):
+    """Runs one contender alone in a fresh process; its peak RSS in MiB."""
+    out = subprocess.run(
+        [sys.executable, __file__, f"--preset={preset}", f"--steps={steps}", f"--only={name}"],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="12 layers x 256, batch 8")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--memory", action="store_true", help="peak RSS per contender")
+    parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    preset = args.preset or ("small" if args.small else "base")
+    dims = PRESETS[preset]
+
+    if args.only:  # child process of --memory
+        step = build(args.only, dims)
+        for _ in range(args.steps + 1):
+            step()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"peak_rss_mib": rss}))
+        return
+
+    names = args.contenders.split(",")
+    print(f"preset {preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, vocab {VOCAB}")
+    peak = matmul_peak()
+    print(f"dense matmul peak (XLA, float32, 2048^2): {peak:.0f} GFLOP/s")
+    steps = {}
+    for name in names:
+        start = time.time()
+        steps[name] = build(name, dims)
+        steps[name]()  # compile
+        print(f"built and compiled {name} in {time.time() - start:.0f}s", flush=True)
+    times = {name: [] for name in names}
+    for round_index in range(args.rounds):
+        for name in names:
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                steps[name]()
+            times[name].append((time.perf_counter() - start) / args.steps)
+        print(f"round {round_index + 1}/{args.rounds}: "
+              + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in names), flush=True)
+    memory = {n: _peak_rss_of(n, preset, 2) for n in names} if args.memory else {}
+
+    base = statistics.median(times[names[0]])
+    print(f"\n{'contender':<20}{'step s':>9}{'ex/s':>8}{'GFLOP/s':>9}{'of peak':>9}"
+          f"{'vs ' + names[0]:>20}{'peak MiB':>10}")
+    for name in names:
+        median = statistics.median(times[name])
+        gflops = flops(name, dims) / median / 1e9
+        print(f"{name:<20}{median:>9.3f}{dims['batch'] / median:>8.2f}{gflops:>9.0f}"
+              f"{gflops / peak:>8.0%}{median / base:>20.3f}"
+              f"{memory.get(name, float('nan')):>10.0f}")
+    flop_ratio = flops("ours_token_drop", dims) / flops("ours_baseline", dims)
+    print(f"FLOP model: token drop / baseline = {flop_ratio:.3f}")
+    if {"ours_baseline", "ours_token_drop"} <= set(names):
+        measured = statistics.median(times["ours_token_drop"]) / statistics.median(times["ours_baseline"])
+        print(f"measured:   token drop / baseline = {measured:.3f} "
+              f"(difference {measured - flop_ratio:+.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Arithmetic cost of a pretraining step: the FLOP model.
+
+Counts multiply-adds as 2 FLOPs in every matrix product of a training
+step: Q/K/V/output projections, attention scores, attention-times-values,
+the feed-forward network and the masked-LM head (dense transform and the
+vocabulary projection). Embedding gathers, layer norms, softmax and other
+element-wise work are left out (they are a few percent). The backward pass
+is counted as twice the forward pass, so a step is 3x the forward FLOPs.
+"""
+
+import dataclasses
+
+
+def _block_flops(queries, keys, hidden, inner):
+    """Forward FLOPs of one block with `queries` attending over `keys`."""
+    projections = 2 * hidden * hidden * (2 * queries + 2 * keys)  # Q, O | K, V
+    attention = 2 * 2 * queries * keys * hidden  # scores and weighted sum
+    feed_forward = 2 * 2 * queries * hidden * inner
+    return projections + attention + feed_forward
+
+
+@dataclasses.dataclass(frozen=True)
+class StepFlops:
+    encoder: int  # forward FLOPs of the encoder
+    mlm_head: int  # forward FLOPs of the masked-LM head
+
+    @property
+    def forward(self):
+        return self.encoder + self.mlm_head
+
+    @property
+    def training_step(self):
+        return 3 * self.forward
+
+
+def step_flops(
+    hidden_size,
+    num_layers,
+    inner_dim,
+    seq_length,
+    vocab_size,
+    num_predictions,
+    batch_size=1,
+    keep_k=None,
+    first_drop_layer=None,
+    last_drop_layer=None,
+):
+    """FLOPs of one training step; `keep_k=None` is the baseline.
+
+    Dropping layers default to the paper's schedule (`L//2 - 1` to
+    `L - 2`); the first of them has `keep_k` queries over all
+    `seq_length` keys, the rest `keep_k` over `keep_k`.
+    """
+    full = _block_flops(seq_length, seq_length, hidden_size, inner_dim)
+    if keep_k is None:
+        encoder = num_layers * full
+    else:
+        first = num_layers // 2 - 1 if first_drop_layer is None else first_drop_layer
+        last = num_layers - 2 if last_drop_layer is None else last_drop_layer
+        kept_only = last - first
+        encoder = (
+            (num_layers - kept_only - 1) * full
+            + _block_flops(keep_k, seq_length, hidden_size, inner_dim)
+            + kept_only * _block_flops(keep_k, keep_k, hidden_size, inner_dim)
+        )
+    head = 2 * num_predictions * hidden_size * (hidden_size + vocab_size)
+    return StepFlops(batch_size * encoder, batch_size * head)
+
+
+def encoder_step_flops(encoder, seq_length, num_predictions, batch_size=1, dropping=True):
+    """`step_flops` for a `TokenDropBertEncoder` (dropping on or off)."""
+    return step_flops(
+        encoder.hidden_size,
+        encoder.num_layers,
+        encoder.inner_dim,
+        seq_length,
+        encoder.vocab_size,
+        num_predictions,
+        batch_size,
+        keep_k=encoder.token_selection.num_kept if dropping and encoder.dropping else None,
+        first_drop_layer=encoder.first_drop_layer,
+        last_drop_layer=encoder.last_drop_layer,
+    )

@@ -1,0 +1,21 @@
+"""The benchmark scripts run (numbers are recorded in BUILD_NOTES.md, not asserted)."""
+
+import os
+import re
+import subprocess
+import sys
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def test_step_time_small_preset_runs():
+    result = subprocess.run(
+        [sys.executable, "experiments/benchmarks/step_time.py", "--small", "--steps=1", "--rounds=1"],
+        capture_output=True, text=True, env=ENV, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for name in ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert"):
+        assert re.search(rf"^{name}\s+\d+\.\d+", out, re.M), out
+    ratio = float(re.search(r"FLOP model: token drop / baseline = (\d\.\d+)", out).group(1))
+    assert abs(ratio - 0.752) < 0.001

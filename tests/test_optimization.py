@@ -1,0 +1,55 @@
+import keras
+import numpy as np
+import pytest
+from official.core import exp_factory
+
+from conftest import tiny_encoder
+from official_tokendrop import experiment_configs  # noqa: F401
+from official_tokendrop import optimization
+from official_tokendrop.models import BertPretrainer
+
+
+def _config(**overrides):
+    params = exp_factory.get_exp_config("token_drop_bert/demo")  # lr 1e-3, 300 steps, warm-up 30
+    params.override({"trainer": {"optimizer_config": overrides}}, is_strict=True)
+    return params.trainer.optimizer_config
+
+
+def test_warmup_then_linear_decay_values():
+    schedule = optimization.learning_rate_schedule(_config())
+    # Linear decay from 1e-3 at step 0 to 0 at 300, and a linear ramp to
+    # its step-30 value (9e-4) during the first 30 steps.
+    expected = {0: 0.0, 15: 4.5e-4, 30: 9e-4, 150: 5e-4, 300: 0.0}
+    for step, value in expected.items():
+        assert float(schedule(step)) == pytest.approx(value, abs=1e-9)
+
+
+def test_schedule_round_trips_through_config():
+    schedule = optimization.learning_rate_schedule(_config())
+    clone = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    for step in (0, 10, 100):
+        assert float(clone(step)) == pytest.approx(float(schedule(step)))
+
+
+def test_layer_norm_and_bias_are_excluded_from_weight_decay():
+    model = BertPretrainer(tiny_encoder())
+    variables = model.optimized_variables()
+    optimizer = optimization.build_optimizer(_config(), variables)
+    optimizer.build(variables)
+    decayed = {v.path for v in variables if optimizer._use_weight_decay(v)}
+    assert decayed and all("layer_norm" not in p and "bias" not in p for p in decayed)
+    assert any(p.endswith("kernel") for p in decayed)
+    assert optimizer.weight_decay == pytest.approx(0.01)
+    assert optimizer.global_clipnorm == pytest.approx(1.0)
+    # One AdamW step with zero gradients only decays the decayed variables.
+    before = {v.path: np.array(v.numpy()) for v in variables}
+    optimizer.iterations.assign(150)  # learning rate 5e-4
+    optimizer.apply([keras.ops.zeros_like(v) for v in variables], variables)
+    for v in variables:
+        changed = not np.array_equal(before[v.path], v.numpy())
+        assert changed == (v.path in decayed and np.any(before[v.path] != 0))
+
+
+def test_unsupported_optimizer_is_refused():
+    with pytest.raises(ValueError, match="optimizer.type 'sgd' is not supported"):
+        optimization.build_optimizer(_config(optimizer={"type": "sgd"}), [])
