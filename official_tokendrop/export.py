@@ -1,6 +1,19 @@
-"""Turning a TokenDropBertEncoder into an ordinary keras-hub BERT."""
+"""Turning a token-dropping pretraining run into an ordinary keras-hub BERT.
 
-import keras_hub
+    python -m official_tokendrop.export --model_dir=runs/demo --output=bert_preset
+
+writes a keras-hub preset directory (backbone config and weights, the
+WordPiece vocabulary as the tokenizer asset, and the masked-LM task) that
+`keras_hub.models.BertBackbone.from_preset`, `BertTextClassifier.from_preset`
+and `BertMaskedLM.from_preset` load offline.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
 
 # Sub-layers that carry weights, by the names both models give them.
 _SHARED_LAYERS = (
@@ -18,6 +31,8 @@ def to_keras_hub(encoder):
     The backbone computes what the encoder computes at inference (no token
     dropping). The importance table is pretraining state and is left out.
     """
+    import keras_hub
+
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=encoder.vocab_size,
         num_layers=encoder.num_layers,
@@ -39,3 +54,76 @@ def to_keras_hub(encoder):
     for ours, theirs in pairs:
         theirs.set_weights(ours.get_weights())
     return backbone
+
+
+def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=True):
+    """A `keras_hub.models.BertMaskedLM` (with tokenizer) carrying our weights."""
+    import keras_hub
+
+    backbone = to_keras_hub(pretrainer.encoder)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab_file, lowercase=lowercase)
+    masked_lm = keras_hub.models.BertMaskedLM(
+        backbone,
+        preprocessor=keras_hub.models.BertMaskedLMPreprocessor(
+            tokenizer, sequence_length=sequence_length
+        ),
+    )
+    masked_lm.get_layer("mlm_head").set_weights(pretrainer.masked_lm_head.get_weights())
+    return masked_lm
+
+
+def export_preset(model_dir, output, vocab_file=None, lowercase=True):
+    """Writes the keras-hub preset of the latest checkpoint in `model_dir`."""
+    import tensorflow as tf
+    from official.core import exp_factory
+    from official.modeling import hyperparams
+
+    from official_tokendrop import experiment_configs  # noqa: F401  (registers)
+    from official_tokendrop.task import PretrainingTask
+
+    params_file = os.path.join(model_dir, "params.yaml")
+    if not tf.io.gfile.exists(params_file):
+        raise FileNotFoundError(f"{model_dir} has no params.yaml; is it a training model_dir?")
+    checkpoint = tf.train.latest_checkpoint(model_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f"{model_dir} holds no checkpoint to export.")
+    params = hyperparams.override_params_dict(
+        exp_factory.get_exp_config("token_drop_bert/pretraining"), params_file, is_strict=False
+    )
+    vocab_file = vocab_file or params.task.vocab_file
+    if not vocab_file:
+        raise ValueError("No vocabulary: pass --vocab_file (task.vocab_file is empty).")
+    task = PretrainingTask(params)
+    task.check_vocabulary(vocab_file)
+    pretrainer = task.build_model()
+    tf.train.Checkpoint(model=pretrainer).restore(checkpoint).expect_partial()
+    masked_lm = to_keras_hub_masked_lm(
+        pretrainer, vocab_file, params.task.train_data.seq_length, lowercase
+    )
+    masked_lm.save_to_preset(output)
+    return checkpoint
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    try:
+        checkpoint = export_preset(
+            FLAGS.model_dir, FLAGS.output, FLAGS.vocab_file, FLAGS.do_lower_case
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"export: error: {error}", file=sys.stderr)
+        return 1
+    print(f"exported {checkpoint} -> {FLAGS.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("model_dir", None, "Training model_dir (params.yaml + checkpoints).")
+    flags.DEFINE_string("output", None, "Preset directory to write.")
+    flags.DEFINE_string("vocab_file", None, "Vocabulary (default: task.vocab_file).")
+    flags.DEFINE_bool("do_lower_case", True, "Tokenizer lower-cases (uncased vocabulary).")
+    flags.mark_flags_as_required(["model_dir", "output"])
+    app.run(lambda argv: sys.exit(main(argv)))

@@ -212,17 +212,12 @@ class Trainer:
         self.last_eval = results
         return results
 
-    def export(self, vocab_file=None):
-        """Writes a keras-hub BERT preset (backbone + tokenizer) to model_dir/export."""
-        import keras_hub
-
-        from official_tokendrop.export import to_keras_hub
+    def export(self, vocab_file):
+        """Writes a keras-hub BERT preset (with masked-LM head and tokenizer)."""
+        from official_tokendrop.export import to_keras_hub_masked_lm
 
         directory = os.path.join(self.model_dir, "export")
-        to_keras_hub(self.model.encoder).save_to_preset(directory)
-        if vocab_file:
-            keras_hub.models.BertTokenizer(vocabulary=vocab_file, lowercase=True).save_to_preset(
-                directory
-            )
+        sequence_length = self.task.config.train_data.seq_length
+        to_keras_hub_masked_lm(self.model, vocab_file, sequence_length).save_to_preset(directory)
         _log(f"exported keras-hub BERT preset to {directory}")
         return directory

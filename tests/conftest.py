@@ -96,3 +96,47 @@ def sample_vocab(sample_text, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     return build_vocabulary([sample_text], 2000, str(path))
+
+
+# === Tiny trainer experiments on the sample corpus ===
+DEMO_SEQ, DEMO_PRED = 32, 5
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
+
+    directory = str(tmp_path_factory.mktemp("demo_data"))
+    return prepare_sample_dataset(directory, DEMO_SEQ, DEMO_PRED, 2000, max_bytes=150_000)
+
+
+def tiny_overrides(data, train_steps=20):
+    return {
+        "task": {
+            "sample_data": False,
+            "vocab_file": data.vocab_file,
+            "model": {"encoder": {"any": {
+                "hidden_size": 32, "num_layers": 3, "num_attention_heads": 2,
+                "intermediate_size": 64, "max_position_embeddings": DEMO_SEQ, "token_keep_k": 16,
+            }}},
+            "train_data": {"input_path": data.train_pattern, "global_batch_size": 8,
+                           "seq_length": DEMO_SEQ, "max_predictions_per_seq": DEMO_PRED},
+            "validation_data": {"input_path": data.validation_pattern, "global_batch_size": 8,
+                                "seq_length": DEMO_SEQ, "max_predictions_per_seq": DEMO_PRED},
+        },
+        "trainer": {
+            "train_steps": train_steps, "checkpoint_interval": 10, "steps_per_loop": 5,
+            "summary_interval": 5, "validation_interval": 20, "validation_steps": 2,
+            "max_to_keep": 5,
+        },
+    }
+
+
+def tiny_params(data, **kwargs):
+    from official.core import exp_factory
+
+    from official_tokendrop import experiment_configs  # noqa: F401
+
+    params = exp_factory.get_exp_config("token_drop_bert/demo")
+    params.override(tiny_overrides(data, **kwargs), is_strict=True)
+    return params

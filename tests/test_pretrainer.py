@@ -144,3 +144,14 @@ def test_mirrored_replicas_keep_identical_tables_equal_to_one_device(two_replica
     # Gradients were combined exactly too: the weights agree.
     for ours, theirs in zip(mirrored.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_tensorflow_checkpoint_holds_every_weight(trained, tmp_path):
+    model, features, _, _, _ = trained
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    names = {n for n, _ in tf.train.list_variables(path)}
+    assert "model/encoder/transformer_layer_0/attention/_query_dense/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in names
+    clone = _pretrainer(seed=99)
+    tf.train.Checkpoint(model=clone).restore(path).assert_consumed()
+    for ours, theirs in zip(clone.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)

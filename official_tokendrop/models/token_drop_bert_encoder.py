@@ -160,6 +160,10 @@ class TokenDropBertEncoder(keras.Model):
             )
             for i in range(num_layers)
         ]
+        # TensorFlow checkpoints follow attributes, not lists: name each
+        # block so `tf.train.Checkpoint(model=...)` reaches its weights.
+        for i, block in enumerate(self.transformer_layers):
+            setattr(self, f"transformer_layer_{i}", block)
         self.pooled_dense = keras.layers.Dense(
             hidden_size,
             activation="tanh",

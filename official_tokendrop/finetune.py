@@ -1,0 +1,196 @@
+"""Fine-tunes an exported BERT preset on a TSV classification task.
+
+    python -m official_tokendrop.finetune --preset=bert_preset \
+        --train=train.tsv --validation=dev.tsv --test=test.tsv --output=results.json
+
+Each TSV line is `label<TAB>text` (single sentence) or
+`label<TAB>text<TAB>text_b` (sentence pair). Uses keras-hub's
+`BertTextClassifier` and `model.fit` with linear warm-up and decay and
+early stopping on validation accuracy; reports accuracy and macro-F1.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
+
+
+@dataclasses.dataclass
+class Split:
+    path: str
+    labels: list
+    texts: list
+    text_pairs: list  # empty for single-sentence tasks
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def read_tsv(path):
+    """Reads `label<TAB>text[<TAB>text_b]` lines; errors name file and line."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist.")
+    labels, texts, pairs, width = [], [], [], None
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) not in (2, 3) or width not in (None, len(fields)):
+                expected = "2 or 3" if width is None else str(width)
+                raise ValueError(
+                    f"{path}:{number}: expected {expected} tab-separated columns "
+                    f"(label, text[, text_b]); found {len(fields)}."
+                )
+            width = len(fields)
+            labels.append(fields[0])
+            texts.append(fields[1])
+            if width == 3:
+                pairs.append(fields[2])
+    if not labels:
+        raise ValueError(f"{path} holds no examples.")
+    return Split(path, labels, texts, pairs)
+
+
+def label_ids(split, vocabulary):
+    ids = []
+    for index, label in enumerate(split.labels):
+        if label not in vocabulary:
+            raise ValueError(
+                f"{split.path}: example {index + 1} has label {label!r}, which the "
+                f"training data never uses (known: {sorted(vocabulary)[:10]}...)."
+            )
+        ids.append(vocabulary[label])
+    return np.array(ids, np.int32)
+
+
+def macro_f1(truth, predicted, num_classes):
+    scores = []
+    for c in range(num_classes):
+        tp = np.sum((predicted == c) & (truth == c))
+        fp = np.sum((predicted == c) & (truth != c))
+        fn = np.sum((predicted != c) & (truth == c))
+        if tp + fp + fn:
+            scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+def check_preset(preset):
+    missing = [f for f in PRESET_FILES if not os.path.exists(os.path.join(preset, f))]
+    if missing:
+        raise FileNotFoundError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
+
+
+def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_rate=5e-5,
+             sequence_length=128, seed=0, patience=2, warmup_fraction=0.1, verbose=2):
+    """Trains, early-stops on validation accuracy, scores the test split."""
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    from official_tokendrop.optimization import PolynomialWarmup
+
+    check_preset(preset)
+    splits = {name: read_tsv(path) for name, path in (("train", train), ("validation", validation), ("test", test))}
+    widths = {name: bool(s.text_pairs) for name, s in splits.items()}
+    if len(set(widths.values())) != 1:
+        raise ValueError(f"Splits mix single sentences and pairs: {widths}.")
+    names = sorted(set(splits["train"].labels))
+    vocabulary = {label: i for i, label in enumerate(names)}
+    ids = {name: label_ids(s, vocabulary) for name, s in splits.items()}
+
+    keras.utils.set_random_seed(seed)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+        preset, sequence_length=sequence_length
+    )
+    model = keras_hub.models.BertTextClassifier.from_preset(
+        preset, num_classes=len(names), preprocessor=preprocessor
+    )
+
+    def dataset(name, shuffle=False):
+        split = splits[name]
+        features = (split.texts, split.text_pairs) if split.text_pairs else (split.texts,)
+        data = tf.data.Dataset.from_tensor_slices((features, ids[name]))
+        if shuffle:
+            data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+        return data.batch(batch_size)
+
+    steps = epochs * int(np.ceil(len(splits["train"]) / batch_size))
+    schedule = PolynomialWarmup(
+        keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, 0.0),
+        max(1, int(warmup_fraction * steps)),
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    start = time.time()
+    history = model.fit(
+        dataset("train", shuffle=True),
+        validation_data=dataset("validation"),
+        epochs=epochs,
+        callbacks=[keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
+        )],
+        verbose=verbose,
+    )
+    results = {
+        "preset": preset, "labels": names, "num_classes": len(names), "seed": seed,
+        "train_examples": len(splits["train"]), "epochs_run": len(history.history["loss"]),
+        "train_seconds": time.time() - start,
+        "majority_baseline": float(np.mean(ids["test"] == np.bincount(ids["train"]).argmax())),
+    }
+    for name in ("validation", "test"):
+        predicted = np.argmax(model.predict(dataset(name), verbose=0), axis=-1)
+        results[name] = {
+            "accuracy": float(np.mean(predicted == ids[name])),
+            "macro_f1": macro_f1(ids[name], predicted, len(names)),
+            "examples": len(splits[name]),
+        }
+    return results
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    try:
+        results = finetune(
+            FLAGS.preset, FLAGS.train, FLAGS.validation, FLAGS.test, FLAGS.epochs,
+            FLAGS.batch_size, FLAGS.learning_rate, FLAGS.sequence_length, FLAGS.seed,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"finetune: error: {error}", file=sys.stderr)
+        return 1
+    text = json.dumps(results, indent=2)
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("preset", None, "Exported keras-hub BERT preset directory.")
+    flags.DEFINE_string("train", None, "Training TSV.")
+    flags.DEFINE_string("validation", None, "Validation TSV (early stopping).")
+    flags.DEFINE_string("test", None, "Test TSV.")
+    flags.DEFINE_string("output", None, "Where to write the results JSON.")
+    flags.DEFINE_integer("epochs", 3, "Maximum epochs.")
+    flags.DEFINE_integer("batch_size", 32, "Batch size.")
+    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
+    flags.DEFINE_integer("sequence_length", 128, "Tokens per example.")
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.mark_flags_as_required(["preset", "train", "validation", "test"])
+    app.run(lambda argv: sys.exit(main(argv)))

@@ -1,0 +1,113 @@
+"""Export to a keras-hub preset and fine-tuning with model.fit."""
+
+import os
+import shutil
+
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+from official.modeling import hyperparams
+
+from conftest import DEMO_SEQ, tiny_params
+from official_tokendrop import train
+from official_tokendrop.export import export_preset
+from official_tokendrop.finetune import finetune, read_tsv
+from official_tokendrop.task import PretrainingTask
+
+
+@pytest.fixture(scope="module")
+def exported(demo_data, tmp_path_factory):
+    model_dir = str(tmp_path_factory.mktemp("pretrain"))
+    params = tiny_params(demo_data, train_steps=20)
+    train.run(params, model_dir, "train")
+    preset = str(tmp_path_factory.mktemp("preset"))
+    export_preset(model_dir, preset)
+    pretrainer = PretrainingTask(params).build_model()
+    tf.train.Checkpoint(model=pretrainer).restore(tf.train.latest_checkpoint(model_dir)).expect_partial()
+    batch = next(iter(PretrainingTask(params).build_inputs(params.task.validation_data)))
+    return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}
+
+
+def test_exported_backbone_equals_encoder_inference(exported):
+    preset, pretrainer, batch = exported
+    backbone = keras_hub.models.BertBackbone.from_preset(preset)
+    theirs = backbone({
+        "token_ids": batch["input_word_ids"], "segment_ids": batch["input_type_ids"],
+        "padding_mask": batch["input_mask"],
+    })
+    inputs = {k: batch[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}
+    ours = pretrainer.encoder(inputs, training=False)
+    for key in ("sequence_output", "pooled_output"):
+        np.testing.assert_allclose(theirs[key], ours[key], atol=1e-5)
+
+
+def test_exported_masked_lm_predicts_what_we_predict(exported):
+    preset, pretrainer, batch = exported
+    masked_lm = keras_hub.models.BertMaskedLM.from_preset(preset)
+    theirs = masked_lm({
+        "token_ids": batch["input_word_ids"], "segment_ids": batch["input_type_ids"],
+        "padding_mask": batch["input_mask"], "mask_positions": batch["masked_lm_positions"],
+    })
+    ours = pretrainer(batch, training=False)["mlm_logits"]
+    np.testing.assert_allclose(theirs, ours, atol=1e-4)
+    np.testing.assert_array_equal(np.argmax(theirs, -1), np.argmax(ours, -1))
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(preset)
+    assert tokenizer.vocabulary_size() <= pretrainer.encoder.vocab_size
+    assert keras_hub.models.BertTextClassifier.from_preset(preset, num_classes=3) is not None
+
+
+def _keyword_task(sample_text, directory):
+    """Balanced sentences: does the sentence contain 'return'? (TSV splits)."""
+    with open(sample_text) as f:
+        sentences = [s.strip() for s in f if len(s.split()) > 3]
+    words = [set(s.lower().replace(".", " ").split()) for s in sentences]
+    yes = [s for s, w in zip(sentences, words) if "return" in w or "returns" in w]
+    no = [s for s, w in zip(sentences, words) if not w & {"return", "returns", "returned"}]
+    rows = [f"yes\t{s}" for s in yes] + [f"no\t{s}" for s in no[: len(yes)]]
+    np.random.default_rng(0).shuffle(rows)
+    n = len(rows)
+    paths = {}
+    for name, part in (("train", rows[: n * 6 // 10]), ("dev", rows[n * 6 // 10 : n * 8 // 10]), ("test", rows[n * 8 // 10 :])):
+        paths[name] = os.path.join(directory, f"{name}.tsv")
+        with open(paths[name], "w") as f:
+            f.write("\n".join(part) + "\n")
+    return paths
+
+
+def test_finetuning_beats_the_majority_baseline(exported, sample_text, tmp_path):
+    preset, _, _ = exported
+    paths = _keyword_task(sample_text, str(tmp_path))
+    results = finetune(preset, paths["train"], paths["dev"], paths["test"], epochs=4,
+                       batch_size=16, learning_rate=2e-3, sequence_length=DEMO_SEQ, verbose=0)
+    assert results["train_examples"] > 100 and results["num_classes"] == 2
+    assert results["test"]["accuracy"] > results["majority_baseline"] + 0.1
+    assert 0 < results["test"]["macro_f1"] <= 1
+
+
+def test_bad_inputs_name_the_file_and_line(exported, demo_data, tmp_path):
+    preset, _, _ = exported
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("a\tone sentence\nb\ttwo\tcolumns\there\n")
+    with pytest.raises(ValueError, match=r"bad.tsv:2: expected 2 tab-separated columns"):
+        read_tsv(str(bad))
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match="empty.tsv holds no examples"):
+        read_tsv(str(empty))
+    good = tmp_path / "good.tsv"
+    good.write_text("a\tfirst sentence here\nb\tsecond sentence here\n")
+    unseen = tmp_path / "unseen.tsv"
+    unseen.write_text("a\tfine\nc\tnew label\n")
+    with pytest.raises(ValueError, match=r"unseen.tsv: example 2 has label 'c'"):
+        finetune(preset, str(good), str(good), str(unseen), epochs=1, verbose=0)
+    broken = tmp_path / "broken_preset"
+    shutil.copytree(preset, broken)
+    os.remove(broken / "tokenizer.json")
+    with pytest.raises(FileNotFoundError, match=r"lacks \['tokenizer.json'\]"):
+        finetune(str(broken), str(good), str(good), str(good), epochs=1, verbose=0)
+    no_checkpoint = tmp_path / "no_checkpoint"
+    no_checkpoint.mkdir()
+    hyperparams.save_params_dict_to_yaml(tiny_params(demo_data), str(no_checkpoint / "params.yaml"))
+    with pytest.raises(FileNotFoundError, match="holds no checkpoint"):
+        export_preset(str(no_checkpoint), str(tmp_path / "out"))
