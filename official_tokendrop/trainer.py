@@ -80,6 +80,7 @@ class Trainer:
             self._test_step = tf.function(self._test_step, jit_compile=True)
         self._writers = {}
         self.last_eval = None
+        self.train_seconds = 0.0  # time in training steps, this process
 
     # === State ===
     @property
@@ -155,6 +156,7 @@ class Trainer:
             steps = min([b - step % b for b in boundaries] + [total - step])
             logs = self._results(train_loop(iterator, tf.constant(steps)))
             elapsed = time.time() - chunk_start
+            self.train_seconds += elapsed
             step = self.step
             if not all(math.isfinite(v) for v in logs.values()):
                 last = self.manager.latest_checkpoint or "none"
@@ -200,6 +202,7 @@ class Trainer:
         if outputs is None:
             raise ValueError(f"validation data {data.input_path} gave no full batch.")
         results = self._results(outputs)
+        results["train_seconds"] = self.train_seconds
         results["step"] = self.step
         self._reset_metrics()
         _log(
