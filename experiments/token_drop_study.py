@@ -167,13 +167,20 @@ def main():
     # Fine-tuning on slices of the two tasks, several seeds.
     tasks = {}
     for task in ("wn_supersense", "wn_gloss_match"):
-        paths = {}
+        paths, seen = {}, None
         for split, limit in (("train", args.train_examples), ("dev", args.eval_examples), ("test", args.eval_examples)):
             paths[split] = os.path.join(work, f"{task}.{split}.tsv")
-            with open(os.path.join(args.tasks_dir, f"{task}.{split}.tsv")) as f, open(paths[split], "w") as g:
-                lines = f.readlines()
-                rng = np.random.default_rng(0)
-                g.writelines(rng.permutation(lines)[:limit])
+            with open(os.path.join(args.tasks_dir, f"{task}.{split}.tsv")) as f:
+                lines = list(np.random.default_rng(0).permutation(f.readlines()))
+            if seen is None:
+                lines = lines[:limit]
+                seen = {line.split("\t", 1)[0] for line in lines}
+            else:
+                # Rare classes absent from the training slice cannot be
+                # predicted; their few dev/test examples are left out.
+                lines = [line for line in lines if line.split("\t", 1)[0] in seen][:limit]
+            with open(paths[split], "w") as g:
+                g.writelines(lines)
         tasks[task] = paths
     for name, run in runs.items():
         preset = os.path.join(work, f"{name}_preset")
