@@ -78,6 +78,10 @@ class Trainer:
         if self.model.jit_compile:
             self._train_step = tf.function(self._train_step, jit_compile=True)
             self._test_step = tf.function(self._test_step, jit_compile=True)
+        # Built once, so every evaluation reuses one compiled step.
+        self._eval_step = tf.function(
+            lambda batch: self.strategy.run(self._test_step, args=(batch,))
+        )
         self._writers = {}
         self.last_eval = None
         self.train_seconds = 0.0  # time in training steps, this process
@@ -188,16 +192,12 @@ class Trainer:
         dataset = self._distributed(data)
         steps = self.params.trainer.validation_steps
 
-        @tf.function
-        def eval_step(batch):
-            return self.strategy.run(self._test_step, args=(batch,))
-
         self._reset_metrics()
         outputs, count = None, 0
         for batch in dataset:
             if steps and 0 < steps <= count:
                 break
-            outputs = eval_step(batch)
+            outputs = self._eval_step(batch)
             count += 1
         if outputs is None:
             raise ValueError(f"validation data {data.input_path} gave no full batch.")
