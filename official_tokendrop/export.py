@@ -15,6 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
+from official_tokendrop.cli import one_line_errors  # noqa: E402
+
 # Sub-layers that carry weights, by the names both models give them.
 _SHARED_LAYERS = (
     "token_embedding",
@@ -107,17 +109,11 @@ def export_preset(model_dir, output, vocab_file=None, lowercase=True):
 FLAGS = flags.FLAGS
 
 
+@one_line_errors("export")
 def main(argv):
     del argv
-    try:
-        checkpoint = export_preset(
-            FLAGS.model_dir, FLAGS.output, FLAGS.vocab_file, FLAGS.do_lower_case
-        )
-    except (ValueError, FileNotFoundError) as error:
-        print(f"export: error: {error}", file=sys.stderr)
-        return 1
+    checkpoint = export_preset(FLAGS.model_dir, FLAGS.output, FLAGS.vocab_file, FLAGS.do_lower_case)
     print(f"exported {checkpoint} -> {FLAGS.output}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from official_tokendrop.cli import one_line_errors  # noqa: E402
+
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
 
 
@@ -163,22 +165,18 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
 FLAGS = flags.FLAGS
 
 
+@one_line_errors("finetune")
 def main(argv):
     del argv
-    try:
-        results = finetune(
-            FLAGS.preset, FLAGS.train, FLAGS.validation, FLAGS.test, FLAGS.epochs,
-            FLAGS.batch_size, FLAGS.learning_rate, FLAGS.sequence_length, FLAGS.seed,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        print(f"finetune: error: {error}", file=sys.stderr)
-        return 1
+    results = finetune(
+        FLAGS.preset, FLAGS.train, FLAGS.validation, FLAGS.test, FLAGS.epochs,
+        FLAGS.batch_size, FLAGS.learning_rate, FLAGS.sequence_length, FLAGS.seed,
+    )
     text = json.dumps(results, indent=2)
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             f.write(text + "\n")
     print(text)
-    return 0
 
 
 if __name__ == "__main__":

@@ -124,31 +124,28 @@ def _summary(results, model_dir):
 
 
 def main(argv):
-    del argv
+    from official_tokendrop.cli import one_line_errors
+    from official_tokendrop.trainer import TrainingDiverged
     import tensorflow as tf
+
+    return one_line_errors("train", (TrainingDiverged, tf.errors.OpError))(_main)(argv)
+
+
+def _main(argv):
+    del argv
     from official.core import train_utils
 
-    from official_tokendrop import experiment_configs  # noqa: F401  (registers)
-    from official_tokendrop.trainer import TrainingDiverged
+    from official_tokendrop import experiment_configs
 
     logging.set_verbosity(logging.WARNING)
-    try:
-        for name in ("experiment", "mode", "model_dir"):
-            if not FLAGS[name].value:
-                raise ValueError(f"--{name} is required.")
-        known = experiment_configs.EXPERIMENTS
-        if FLAGS.experiment not in known:
-            raise ValueError(
-                f"unknown --experiment {FLAGS.experiment!r}; registered: {', '.join(known)}."
-            )
-        params = train_utils.parse_configuration(FLAGS, lock_return=False, print_return=False)
-        run(params, FLAGS.model_dir, FLAGS.mode)
-    except (ValueError, KeyError, LookupError, FileNotFoundError, PermissionError,
-            TrainingDiverged, tf.errors.OpError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"train: error: {message}", file=sys.stderr)
-        return 1
-    return 0
+    for name in ("experiment", "mode", "model_dir"):
+        if not FLAGS[name].value:
+            raise ValueError(f"--{name} is required.")
+    known = experiment_configs.EXPERIMENTS
+    if FLAGS.experiment not in known:
+        raise ValueError(f"unknown --experiment {FLAGS.experiment!r}; registered: {', '.join(known)}.")
+    params = train_utils.parse_configuration(FLAGS, lock_return=False, print_return=False)
+    run(params, FLAGS.model_dir, FLAGS.mode)
 
 
 def define_flags():

@@ -265,7 +265,7 @@ def test_command_line_error_is_one_line(tmp_path, sample_vocab):
         ],
         capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "error: Input" in result.stderr and "matches no file" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from official_tokendrop.cli import one_line_errors
 from official_tokendrop.data import documents as documents_lib
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.data import features, masking, sequences
@@ -291,18 +292,14 @@ def define_flags():
     flags.mark_flags_as_required(["input_files", "vocab_file", "output_dir"])
 
 
+@one_line_errors("create_pretraining_data")
 def main(argv):
     del argv
     options = ConversionOptions(
         **{f.name: FLAGS[f.name].value for f in dataclasses.fields(ConversionOptions)}
     )
-    try:
-        summary = convert(FLAGS.input_files, FLAGS.vocab_file, FLAGS.output_dir, options)
-    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
-        print(f"create_pretraining_data: error: {error}", file=sys.stderr)
-        return 2
+    summary = convert(FLAGS.input_files, FLAGS.vocab_file, FLAGS.output_dir, options)
     print(json.dumps(summary, indent=2))
-    return 0
 
 
 if __name__ == "__main__":
