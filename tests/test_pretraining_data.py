@@ -12,7 +12,6 @@ import tensorflow as tf
 from official_tokendrop.data import create_pretraining_data as cpd
 from official_tokendrop.data.masking import MaskingConfig
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
-from official_tokendrop.data.vocabulary import load_vocabulary
 
 SEQ, PRED = 64, 10
 OPTIONS = cpd.ConversionOptions(seq_length=SEQ, max_predictions_per_seq=PRED, num_shards=2, dupe_factor=2)

@@ -21,8 +21,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
