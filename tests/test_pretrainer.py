@@ -155,3 +155,41 @@ def test_tensorflow_checkpoint_holds_every_weight(trained, tmp_path):
     tf.train.Checkpoint(model=clone).restore(path).assert_existing_objects_matched()
     for ours, theirs in zip(clone.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_adam_second_moment_of_embeddings_squares_summed_gradients():
+    """Keras' TF optimizers square an embedding's IndexedSlices rows before
+    summing repeated ids; the pretrainer hands them dense gradients."""
+    model = _pretrainer()
+    features = batch(4, seed=3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_2=0.5), jit_compile=False)
+    segment = model.encoder.segment_embedding.embeddings
+    with tf.GradientTape() as tape:
+        outputs = model(features, training=True)
+        loss, _ = model._pretraining_losses(
+            features, outputs, model._global_weight_total(features)
+        )
+    gradient = tf.convert_to_tensor(tape.gradient(loss, segment)).numpy()
+    model.train_on_batch(features)
+    (velocity,) = [
+        v for v in model.optimizer.variables
+        if "segment_embedding" in v.path and "velocity" in v.path
+    ]
+    # Two segment ids over 64 tokens: summing first changes the result.
+    np.testing.assert_allclose(velocity.numpy(), 0.5 * gradient**2, rtol=1e-4)
+
+
+def test_top_prediction_is_matches_argmax_including_ties():
+    from official_tokendrop.models.bert_pretrainer import top_prediction_is
+
+    rng = np.random.default_rng(0)
+    logits = rng.integers(0, 4, size=(6, 5, 7)).astype("float32")  # many ties
+    labels = rng.integers(0, 7, size=(6, 5))
+    labels[:, 0] = np.argmax(logits[:, 0], axis=-1)  # some hits for sure
+    expected = (np.argmax(logits, axis=-1) == labels).astype("float32")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(top_prediction_is(labels, logits)), expected
+    )
+    assert 0 < expected.mean() < 1
+    logits[1] = np.nan  # a poisoned example never counts as correct
+    assert not keras.ops.convert_to_numpy(top_prediction_is(labels, logits))[1].any()

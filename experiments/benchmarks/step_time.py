@@ -12,10 +12,16 @@ and the ratio to our baseline. Contenders:
 - Model Garden `BertEncoderV2` + `BertPretrainerV2` (tf_keras).
 
 With `--memory`, each contender also runs alone in a fresh process and
-its peak resident memory is printed.
+its peak memory is printed: resident memory on a CPU, the accelerator's
+peak allocation under JAX on a GPU.
+
+The Keras 3 contenders run on whatever `KERAS_BACKEND` selects; Model
+Garden's needs TensorFlow and is left out on other backends.
 
     .venv/bin/python experiments/benchmarks/step_time.py          # BERT-base, batch 2
     .venv/bin/python experiments/benchmarks/step_time.py --small  # 12 x 256, batch 8
+    KERAS_BACKEND=jax python experiments/benchmarks/step_time.py --batch=32 \
+        --dtype=mixed_bfloat16                                    # a GPU with JAX
 """
 
 import argparse
@@ -35,6 +41,21 @@ PRESETS = {
 }
 SEQ, KEEP, PREDICTIONS, VOCAB = 512, 256, 76, 30522
 CONTENDERS = ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert")
+TENSORFLOW_ONLY = ("model_garden_bert",)
+
+
+def _backend():
+    import keras
+
+    return keras.backend.backend()
+
+
+def _on_gpu():
+    if _backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "gpu"
 
 
 def _batch(dims):
@@ -95,8 +116,11 @@ def _keras_hub(dims):
 
 
 def _model_garden(dims):
+    import keras
     import tf_keras
     from official.nlp.modeling import models, networks
+
+    tf_keras.mixed_precision.set_global_policy(keras.config.dtype_policy().name)
 
     encoder = networks.BertEncoderV2(
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
@@ -146,28 +170,49 @@ def flops(name, dims):
     ).training_step
 
 
-def matmul_peak(size=2048, repeats=10):
-    """GFLOP/s of one large XLA float32 matmul on this machine."""
-    import tensorflow as tf
+def matmul_peak(dtype="float32", repeats=10):
+    """FLOP/s of one large XLA matmul on this machine, in GFLOP/s."""
+    size = 8192 if _on_gpu() else 2048
+    if _backend() == "jax":
+        import jax
+        import jax.numpy as jnp
 
-    a = tf.random.normal([size, size])
-    matmul = tf.function(lambda x: tf.matmul(x, x), jit_compile=True)
-    matmul(a).numpy()
+        a = jnp.ones([size, size], dtype)
+        matmul = jax.jit(lambda x: x @ x)
+        run = lambda: matmul(a).block_until_ready()  # noqa: E731
+    else:
+        import tensorflow as tf
+
+        a = tf.random.normal([size, size], dtype=dtype)
+        matmul = tf.function(lambda x: tf.matmul(x, x), jit_compile=True)
+        run = lambda: matmul(a).numpy()  # noqa: E731
+    run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        matmul(a).numpy()
+        run()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-def _peak_rss_of(name, preset, steps):
-    """Runs one contender alone in a fresh process; its peak RSS in MiB."""
+def peak_memory_mib():
+    """Peak accelerator allocation under JAX on a GPU, else peak RSS."""
+    if _on_gpu():
+        import jax
+
+        return jax.local_devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_memory_of(name, args, steps):
+    """Runs one contender alone in a fresh process; its peak memory in MiB."""
     out = subprocess.run(
-        [sys.executable, __file__, f"--preset={preset}", f"--steps={steps}", f"--only={name}"],
+        [sys.executable, __file__, f"--preset={args.preset}", f"--steps={steps}",
+         f"--only={name}", f"--dtype={args.dtype}"]
+        + ([f"--batch={args.batch}"] if args.batch else []),
         capture_output=True, text=True, check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
 def main():
@@ -177,24 +222,34 @@ def main():
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--memory", action="store_true", help="peak RSS per contender")
+    parser.add_argument("--memory", action="store_true", help="peak memory per contender")
+    parser.add_argument("--batch", type=int, default=None, help="override the preset's batch")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "mixed_bfloat16"),
+                        help="Keras dtype policy of every contender")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    preset = args.preset or ("small" if args.small else "base")
-    dims = PRESETS[preset]
+    args.preset = args.preset or ("small" if args.small else "base")
+    dims = dict(PRESETS[args.preset])
+    if args.batch:
+        dims["batch"] = args.batch
+    import keras
+
+    keras.config.set_dtype_policy(args.dtype)
 
     if args.only:  # child process of --memory
         step = build(args.only, dims)
         for _ in range(args.steps + 1):
             step()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"peak_rss_mib": rss}))
+        print(json.dumps({"peak_mib": peak_memory_mib()}))
         return
 
-    names = args.contenders.split(",")
-    print(f"preset {preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, vocab {VOCAB}")
-    peak = matmul_peak()
-    print(f"dense matmul peak (XLA, float32, 2048^2): {peak:.0f} GFLOP/s")
+    names = [n for n in args.contenders.split(",")
+             if _backend() == "tensorflow" or n not in TENSORFLOW_ONLY]
+    print(f"preset {args.preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, "
+          f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}")
+    matmul_dtype = "bfloat16" if args.dtype == "mixed_bfloat16" else "float32"
+    peak = matmul_peak(matmul_dtype)
+    print(f"dense matmul peak (XLA, {matmul_dtype}): {peak:.0f} GFLOP/s")
     steps = {}
     for name in names:
         start = time.time()
@@ -209,16 +264,16 @@ def main():
                 steps[name]()
             times[name].append((time.perf_counter() - start) / args.steps)
         print(f"round {round_index + 1}/{args.rounds}: "
-              + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in names), flush=True)
-    memory = {n: _peak_rss_of(n, preset, 2) for n in names} if args.memory else {}
+              + ", ".join(f"{n} {1000 * times[n][-1]:.1f} ms" for n in names), flush=True)
+    memory = {n: _peak_memory_of(n, args, 2) for n in names} if args.memory else {}
 
     base = statistics.median(times[names[0]])
-    print(f"\n{'contender':<20}{'step s':>9}{'ex/s':>8}{'GFLOP/s':>9}{'of peak':>9}"
+    print(f"\n{'contender':<20}{'step ms':>9}{'ex/s':>8}{'GFLOP/s':>9}{'of peak':>9}"
           f"{'vs ' + names[0]:>20}{'peak MiB':>10}")
     for name in names:
         median = statistics.median(times[name])
         gflops = flops(name, dims) / median / 1e9
-        print(f"{name:<20}{median:>9.3f}{dims['batch'] / median:>8.2f}{gflops:>9.0f}"
+        print(f"{name:<20}{1000 * median:>9.1f}{dims['batch'] / median:>8.2f}{gflops:>9.0f}"
               f"{gflops / peak:>8.0%}{median / base:>20.3f}"
               f"{memory.get(name, float('nan')):>10.0f}")
     flop_ratio = flops("ours_token_drop", dims) / flops("ours_baseline", dims)

@@ -129,9 +129,10 @@ class TokenImportance(keras.layers.Layer):
         )
         seen = weight_sums > 0
         mean_loss = loss_sums / ops.where(seen, weight_sums, 1.0)
-        averaged = self.beta * self.table + (1.0 - self.beta) * mean_loss
+        table = self.table.value
+        averaged = self.beta * table + (1.0 - self.beta) * mean_loss
         moved = ops.logical_and(seen, ops.logical_not(self._pinned))
-        self.table.assign(ops.where(moved, averaged, self.table))
+        self.table.assign(ops.where(moved, averaged, table))
 
     def compute_output_shape(self, input_shape):
         return input_shape

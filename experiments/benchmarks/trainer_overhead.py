@@ -1,0 +1,122 @@
+"""What the trainer's loop costs on top of the bare training step.
+
+Builds the sample TFRecords at seq 512 / 76 predictions (sample corpus ->
+WordPiece vocabulary -> converter), one `Trainer` for
+`token_drop_bert/pretraining` at step_time.py's `--small` dims, and then
+alternates, round by round:
+
+- bare: the trainer's own compiled train step called on one resident batch;
+- trainer: `Trainer.train` for as many steps: input pipeline from the
+  TFRecords, metrics, progress lines, TensorBoard summaries every
+  `--steps_per_loop` steps, a checkpoint every `--checkpoint_interval`.
+
+Prints the median time per step of each and their ratio.
+
+    .venv/bin/python experiments/benchmarks/trainer_overhead.py
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from step_time import KEEP, PREDICTIONS, PRESETS, SEQ  # noqa: E402
+
+
+def build_trainer(args, directory):
+    from official.core import exp_factory
+
+    from official_tokendrop import experiment_configs  # noqa: F401
+    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
+    from official_tokendrop.data.vocabulary import load_vocabulary
+    from official_tokendrop.trainer import Trainer
+    import tensorflow as tf
+
+    data = prepare_sample_dataset(
+        os.path.join(directory, "data"), SEQ, PREDICTIONS, args.vocab_size, max_bytes=args.corpus_bytes
+    )
+    dims = PRESETS["small"]
+    params = exp_factory.get_exp_config("token_drop_bert/pretraining")
+    inputs = {"seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
+              "global_batch_size": dims["batch"]}
+    params.override({
+        "task": {
+            "vocab_file": data.vocab_file,
+            "model": {"encoder": {"any": {
+                "vocab_size": len(load_vocabulary(data.vocab_file).tokens),
+                "hidden_size": dims["hidden"], "num_layers": dims["layers"],
+                "num_attention_heads": dims["heads"], "intermediate_size": dims["inner"],
+                "token_keep_k": KEEP, "token_allow_list": [1, 2, 3, 4], "token_deny_list": [0],
+            }}},
+            "train_data": {"input_path": data.train_pattern, **inputs},
+            "validation_data": {"input_path": data.validation_pattern, **inputs},
+        },
+        "trainer": {
+            "train_steps": 0, "steps_per_loop": args.steps_per_loop,
+            "summary_interval": args.steps_per_loop,
+            "checkpoint_interval": args.checkpoint_interval,
+        },
+    }, is_strict=True)
+    params.validate()
+    strategy = tf.distribute.get_strategy()
+    trainer = Trainer(params, os.path.join(directory, "model"), strategy)
+    dataset = trainer.task.build_inputs(params.task.train_data)
+    return params, trainer, next(iter(dataset))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps_per_round", type=int, default=20)
+    parser.add_argument("--steps_per_loop", type=int, default=10)
+    parser.add_argument("--checkpoint_interval", type=int, default=20)
+    parser.add_argument("--vocab_size", type=int, default=8000)
+    parser.add_argument("--corpus_bytes", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if args.steps_per_round % args.steps_per_loop:
+        parser.error("--steps_per_round must be a multiple of --steps_per_loop")
+
+    with tempfile.TemporaryDirectory() as directory:
+        start = time.time()
+        params, trainer, batch = build_trainer(args, directory)
+        print(f"data and model built in {time.time() - start:.0f}s; "
+              f"{PRESETS['small']}, seq {SEQ}, keep {KEEP}, vocab "
+              f"{params.task.model.encoder.any.vocab_size}", flush=True)
+
+        def bare(steps):
+            for _ in range(steps):
+                logs = trainer._train_step(batch)
+            float(logs["loss"])  # waits for the last step
+
+        def loop(steps):
+            params.trainer.train_steps = trainer.step + steps
+            trainer.train()
+
+        start = time.time()
+        bare(1)
+        loop(args.steps_per_loop)
+        print(f"compiled in {time.time() - start:.0f}s", flush=True)
+
+        times = {"bare step": [], "trainer loop": []}
+        for round_index in range(args.rounds):
+            for name, run in (("bare step", bare), ("trainer loop", loop)):
+                start = time.perf_counter()
+                run(args.steps_per_round)
+                times[name].append((time.perf_counter() - start) / args.steps_per_round)
+            print(f"round {round_index + 1}/{args.rounds}: "
+                  + ", ".join(f"{n} {1000 * t[-1]:.1f} ms" for n, t in times.items()), flush=True)
+
+    bare_ms, loop_ms = (1000 * statistics.median(times[n]) for n in times)
+    print(f"\nbare step     {bare_ms:9.1f} ms/step")
+    print(f"trainer loop  {loop_ms:9.1f} ms/step (summaries every {args.steps_per_loop}, "
+          f"checkpoint every {args.checkpoint_interval} steps)")
+    print(f"trainer / bare = {loop_ms / bare_ms:.3f}")
+
+
+if __name__ == "__main__":
+    main()
