@@ -78,10 +78,12 @@ class Trainer:
         if self.model.jit_compile:
             self._train_step = tf.function(self._train_step, jit_compile=True)
             self._test_step = tf.function(self._test_step, jit_compile=True)
-        # Built once, so every evaluation reuses one compiled step.
+        # Built once, so every evaluation and every `train` call reuses one
+        # traced loop.
         self._eval_step = tf.function(
             lambda batch: self.strategy.run(self._test_step, args=(batch,))
         )
+        self._train_loop = tf.function(self._run_train_steps)
         self._writers = {}
         self.last_eval = None
         self.train_seconds = 0.0  # time in training steps, this process
@@ -128,6 +130,12 @@ class Trainer:
                 tf.summary.scalar(key, value)
         self._writers[name].flush()
 
+    def _run_train_steps(self, iterator, steps):
+        outputs = self.strategy.run(self._train_step, args=(next(iterator),))
+        for _ in tf.range(steps - 1):
+            outputs = self.strategy.run(self._train_step, args=(next(iterator),))
+        return outputs
+
     def train(self, evaluate=False):
         """Trains to `trainer.train_steps`; returns the final logs."""
         trainer = self.params.trainer
@@ -136,13 +144,6 @@ class Trainer:
             _log(f"model_dir is already trained to step {self.step} (train_steps={total}); nothing to do")
             return {}
         iterator = iter(self._distributed(self.task.config.train_data, seed=self.step))
-
-        @tf.function
-        def train_loop(iterator, steps):
-            outputs = self.strategy.run(self._train_step, args=(next(iterator),))
-            for _ in tf.range(steps - 1):
-                outputs = self.strategy.run(self._train_step, args=(next(iterator),))
-            return outputs
 
         batch = self.task.config.train_data.global_batch_size
         seq_length = self.task.config.train_data.seq_length
@@ -158,7 +159,7 @@ class Trainer:
             step = self.step
             chunk_start = time.time()
             steps = min([b - step % b for b in boundaries] + [total - step])
-            logs = self._results(train_loop(iterator, tf.constant(steps)))
+            logs = self._results(self._train_loop(iterator, tf.constant(steps)))
             elapsed = time.time() - chunk_start
             self.train_seconds += elapsed
             step = self.step

@@ -19,3 +19,17 @@ def test_step_time_small_preset_runs():
         assert re.search(rf"^{name}\s+\d+\.\d+", out, re.M), out
     ratio = float(re.search(r"FLOP model: token drop / baseline = (\d\.\d+)", out).group(1))
     assert abs(ratio - 0.752) < 0.001
+
+
+def test_trainer_overhead_runs():
+    result = subprocess.run(
+        [sys.executable, "experiments/benchmarks/trainer_overhead.py", "--rounds=1",
+         "--steps_per_round=2", "--steps_per_loop=1", "--checkpoint_interval=2",
+         "--corpus_bytes=200000", "--vocab_size=1000"],
+        capture_output=True, text=True, env=ENV, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ratio = float(re.search(r"trainer / bare = (\d+\.\d+)", result.stdout).group(1))
+    assert 0.5 < ratio < 5, result.stdout
+    # Two trainer steps with a checkpoint every 2 steps: one save in the round.
+    assert result.stderr.count("saved checkpoint") >= 2, result.stderr[-3000:]

@@ -57,6 +57,12 @@ def test_train_eval_checkpoint_then_resume(demo_data, tmp_path):
     evaluated = train.run(tiny_params(demo_data, train_steps=30), model_dir, "eval")
     assert evaluated["eval"]["step"] == 30 and np.isfinite(evaluated["eval"]["mlm_loss"])
 
+    # A second train() on the same trainer reuses the traced loop.
+    params.trainer.train_steps = 35
+    resumed.train()
+    assert resumed.step == 35
+    assert resumed._train_loop.experimental_get_tracing_count() == 1
+
 
 def test_mirrored_two_replicas_run_the_experiment(demo_data, tmp_path, two_replicas):
     results = train.run(tiny_params(demo_data, train_steps=10), str(tmp_path), "train_and_eval", two_replicas)

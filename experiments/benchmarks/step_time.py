@@ -2,7 +2,7 @@
 
 Builds each contender at the same dimensions, runs XLA-compiled training
 steps on one synthetic batch, interleaves the contenders round by round
-(A B C D, A B C D, ...) so machine noise hits all alike, and prints the
+(A B C D, B C D A, ...) so machine noise hits all alike, and prints the
 median step time, examples/s, achieved GFLOP/s (FLOP model of
 `official_tokendrop.flops`) and its share of a measured dense-matmul peak,
 and the ratio to our baseline. Contenders:
@@ -201,6 +201,12 @@ def peak_memory_mib():
         import jax
 
         return jax.local_devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
+    # getrusage's maxrss survives exec: a child would report its parent's
+    # peak. VmHWM belongs to this program's own address space.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -220,7 +226,7 @@ def main():
     parser.add_argument("--small", action="store_true", help="12 layers x 256, batch 8")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="0: memory only")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--memory", action="store_true", help="peak memory per contender")
     parser.add_argument("--batch", type=int, default=None, help="override the preset's batch")
@@ -247,6 +253,12 @@ def main():
              if _backend() == "tensorflow" or n not in TENSORFLOW_ONLY]
     print(f"preset {args.preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, "
           f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}")
+    # Children first, while this process is still small.
+    memory = {n: _peak_memory_of(n, args, 2) for n in names} if args.memory else {}
+    if not args.rounds:
+        for name in names:
+            print(f"{name:<20} peak {memory.get(name, float('nan')):.0f} MiB")
+        return
     matmul_dtype = "bfloat16" if args.dtype == "mixed_bfloat16" else "float32"
     peak = matmul_peak(matmul_dtype)
     print(f"dense matmul peak (XLA, {matmul_dtype}): {peak:.0f} GFLOP/s")
@@ -258,14 +270,16 @@ def main():
         print(f"built and compiled {name} in {time.time() - start:.0f}s", flush=True)
     times = {name: [] for name in names}
     for round_index in range(args.rounds):
-        for name in names:
+        # Each round starts with the next contender, so none always runs
+        # right after the same neighbour (caches, allocator, clocks).
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
             for _ in range(args.steps):
                 steps[name]()
             times[name].append((time.perf_counter() - start) / args.steps)
         print(f"round {round_index + 1}/{args.rounds}: "
               + ", ".join(f"{n} {1000 * times[n][-1]:.1f} ms" for n in names), flush=True)
-    memory = {n: _peak_memory_of(n, args, 2) for n in names} if args.memory else {}
 
     base = statistics.median(times[names[0]])
     print(f"\n{'contender':<20}{'step ms':>9}{'ex/s':>8}{'GFLOP/s':>9}{'of peak':>9}"

@@ -78,8 +78,9 @@ def main():
     parser.add_argument("--vocab_size", type=int, default=8000)
     parser.add_argument("--corpus_bytes", type=int, default=1_000_000)
     args = parser.parse_args()
-    if args.steps_per_round % args.steps_per_loop:
-        parser.error("--steps_per_round must be a multiple of --steps_per_loop")
+    if args.steps_per_round % args.steps_per_loop or args.checkpoint_interval % args.steps_per_loop:
+        parser.error("--steps_per_round and --checkpoint_interval must be multiples of "
+                     "--steps_per_loop")
 
     with tempfile.TemporaryDirectory() as directory:
         start = time.time()
@@ -97,9 +98,11 @@ def main():
             params.trainer.train_steps = trainer.step + steps
             trainer.train()
 
+        # Warm-up: compiles both paths and leaves the step at a multiple of
+        # --steps_per_loop, so every round's chunks line up with the intervals.
         start = time.time()
-        bare(1)
         loop(args.steps_per_loop)
+        bare(args.steps_per_loop)
         print(f"compiled in {time.time() - start:.0f}s", flush=True)
 
         times = {"bare step": [], "trainer loop": []}
