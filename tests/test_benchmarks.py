@@ -33,3 +33,14 @@ def test_trainer_overhead_runs():
     assert 0.5 < ratio < 5, result.stdout
     # Two trainer steps with a checkpoint every 2 steps: one save in the round.
     assert result.stderr.count("saved checkpoint") >= 2, result.stderr[-3000:]
+
+
+def test_matmul_shapes_ceiling_runs():
+    result = subprocess.run(
+        [sys.executable, "experiments/benchmarks/matmul_shapes.py", "--small"],
+        capture_output=True, text=True, env=ENV, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    share = int(re.search(r"= (\d+)% of the peak", result.stdout).group(1))
+    assert 0 < share <= 120, result.stdout
+    assert len(re.findall(r"GFLOP/s \(\d+% of peak\)", result.stdout)) == 7
