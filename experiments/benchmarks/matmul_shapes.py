@@ -11,29 +11,21 @@ share of the dense-matmul peak that step_time.py can report.
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from step_time import PREDICTIONS, PRESETS, SEQ, VOCAB  # noqa: E402
+from step_time import PREDICTIONS, PRESETS, SEQ, VOCAB, median_seconds  # noqa: E402
 
 
-def seconds(a_shape, b_shape, repeats=10):
+def seconds(a_shape, b_shape):
     """Median seconds of one XLA matmul of random float32 operands."""
     import tensorflow as tf
 
     a, b = tf.random.normal(a_shape), tf.random.normal(b_shape)
     matmul = tf.function(tf.matmul, jit_compile=True)
-    matmul(a, b).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a, b).numpy()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(lambda: matmul(a, b).numpy())
 
 
 def main():

@@ -186,13 +186,18 @@ def matmul_peak(dtype="float32", repeats=10):
         a = tf.random.normal([size, size], dtype=dtype)
         matmul = tf.function(lambda x: tf.matmul(x, x), jit_compile=True)
         run = lambda: matmul(a).numpy()  # noqa: E731
+    return 2 * size**3 / median_seconds(run, repeats) / 1e9
+
+
+def median_seconds(run, repeats=10):
+    """Median wall time of `run()` after one untimed (compiling) call."""
     run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
+    return statistics.median(times)
 
 
 def peak_memory_mib():
