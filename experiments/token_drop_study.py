@@ -1,96 +1,516 @@
-"""The paper's comparison at small scale: token dropping vs the baseline.
+"""Token dropping against its controls, at a scale where the models learn.
 
-On `../shared/data/corpus/` (vocabulary learned from it) and one small BERT
-(6 layers, hidden 128, seq 128, keep 64), trains
-  1. the baseline (`bert/pretraining`) for N steps,
-  2. token dropping (`token_drop_bert/pretraining`) for N steps, same data,
-  3. the baseline for the steps that cost what run 2 cost (equal time),
-then fine-tunes each on the two tasks of `../shared/data/tasks/` (slices,
-several seeds) and writes `experiments/results/<name>/`: results.md,
-results.json, commands.txt and mlm_loss_vs_time.png.
+On `../shared/data/corpus/` (every 50th line held out, a WordPiece
+vocabulary learned from the rest) and one small BERT, trains these arms on
+the same data order (one experiment seed):
 
-    .venv/bin/python experiments/token_drop_study.py --name small_study
+  baseline             the dense model, N steps
+  token_drop           token dropping (keep half), N steps
+  baseline_equal_cost  the dense model for the steps that cost what
+                       token_drop's N steps cost (measured step-seconds)
+  small_dense          a shallower dense model at token_drop's cost
+  no_pretraining       the baseline architecture, randomly initialised
+
+Cost is counted on two noise-free axes: FLOPs from `official_tokendrop.flops`
+and step-seconds (steps x each arm's per-step seconds, measured for all
+arms in one interleaved benchmark before pretraining starts, so the long
+runs may share the machine with light work). The held-out MLM loss (full
+encoder) is evaluated `--evaluations` times per run next to the unigram
+predictor's loss on the same masked positions. Each model is then
+fine-tuned on the tasks of `../shared/data/tasks/` with several seeds.
+
+Writes `experiments/results/<name>/`: results.json (every number),
+results.md, commands.txt and two plots. A rerun reuses finished work
+(data, benchmark, finished runs, exports, fine-tunes) and resumes an
+interrupted run from its last checkpoint.
+
+    .venv/bin/python experiments/token_drop_study.py --name=study_6x128
 """
 
 import argparse
+import dataclasses
 import json
+import math
 import os
+import platform
+import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process reads TFRecords and benchmarks
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-ENCODER = dict(hidden_size=128, num_layers=6, num_attention_heads=2, intermediate_size=512,
-               max_position_embeddings=128)
-SEQ, PRED, BATCH = 128, 20, 32
+ARMS = ("baseline", "token_drop", "baseline_equal_cost", "small_dense", "no_pretraining")
+PRETRAINED = ARMS[:4]
+TASKS = {"wn_supersense": 32, "wn_gloss_match": 48}  # task -> fine-tuning sequence length
+ALLOW, DENY = [1, 2, 3, 4], [0]  # [UNK] [CLS] [SEP] [MASK] / [PAD] of our vocabularies
 
 
-def _run(command, log, commands):
-    commands.append(" ".join(command))
-    start = time.time()
-    with open(log, "w") as f:
-        code = subprocess.run(command, env=ENV, stdout=f, stderr=subprocess.STDOUT).returncode
-    if code:
-        raise SystemExit(f"failed ({code}): {' '.join(command)}; see {log}")
-    return time.time() - start
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Model, data and schedule of one study size."""
+
+    hidden: int
+    layers: int
+    heads: int
+    inner: int
+    seq: int
+    predictions: int
+    batch: int
+    steps: int
+    learning_rate: float
+    dropout: float
+    vocab_size: int
+    vocab_lines: int
+    dupe_factor: int  # copies of the training text, each masked anew
+    eval_batches: int
+    finetune_examples: int
+    finetune_eval_examples: int
+    finetune_epochs: int
+    finetune_learning_rate: float
+    bench_rounds: int
+    bench_steps: int
 
 
-def _split_corpus(corpus_dir, work, holdout_every=50):
-    """Train / held-out text: every 50th line of each file is held out."""
-    paths = {"train": os.path.join(work, "train.txt"), "heldout": os.path.join(work, "heldout.txt")}
-    if all(os.path.exists(p) for p in paths.values()):
-        return paths
+SCALES = {
+    # 6 x 128: 3 of 6 layers see half the tokens, a 22% FLOP saving; see
+    # BUILD_NOTES.md for why not 12 layers on this budget.
+    "study": Scale(hidden=128, layers=6, heads=2, inner=512, seq=128, predictions=20, batch=32,
+                   steps=2500, learning_rate=1e-3, dropout=0.0, vocab_size=8000, vocab_lines=60000, dupe_factor=2,
+                   eval_batches=16, finetune_examples=5000, finetune_eval_examples=2000,
+                   finetune_epochs=3, finetune_learning_rate=1e-3, bench_rounds=5, bench_steps=5),
+    # The CI smoke run: seconds per stage.
+    "tiny": Scale(hidden=32, layers=4, heads=2, inner=64, seq=32, predictions=5, batch=8,
+                  steps=20, learning_rate=1e-3, dropout=0.0, vocab_size=400, vocab_lines=2000, dupe_factor=1,
+                  eval_batches=2, finetune_examples=64, finetune_eval_examples=32,
+                  finetune_epochs=1, finetune_learning_rate=1e-3, bench_rounds=2, bench_steps=1),
+}
+
+
+class StudyError(ValueError):
+    """Bad input to the study: reported as one line."""
+
+
+# === Pure helpers (tested) ===
+def unigram_cross_entropy(train_labels, train_weights, eval_labels, eval_weights, vocab_size):
+    """Held-out loss of predicting each masked token by its training frequency.
+
+    Frequencies are counted over the training split's weighted masked
+    labels with add-one smoothing over the vocabulary; the loss is the
+    weighted mean negative log-probability of the held-out labels.
+    """
+    counts = np.bincount(np.ravel(train_labels), weights=np.ravel(train_weights), minlength=vocab_size)
+    log_p = np.log(counts + 1.0) - np.log(counts.sum() + vocab_size)
+    weights = np.ravel(eval_weights)
+    return float(-np.sum(log_p[np.ravel(eval_labels)] * weights) / np.sum(weights))
+
+
+def first_reach(steps, losses, target):
+    """Fractional step where the curve first reaches `target` (linear between
+    evaluations), or None. The curve starts at step 0 with no loss reached."""
+    previous_step, previous_loss = None, None
+    for step, loss in zip(steps, losses):
+        if loss <= target:
+            if previous_step is None or previous_loss == loss:
+                return float(step)
+            fraction = (previous_loss - target) / (previous_loss - loss)
+            return float(previous_step + fraction * (step - previous_step))
+        previous_step, previous_loss = step, loss
+    return None
+
+
+def closest_dense_layers(scale, vocab_size):
+    """Layer count of the dense model whose step FLOPs are nearest token_drop's."""
+    from official_tokendrop.flops import step_flops
+
+    def flops(layers, keep):
+        return step_flops(scale.hidden, layers, scale.inner, scale.seq, vocab_size, scale.predictions,
+                          scale.batch, keep_k=keep).training_step
+
+    target = flops(scale.layers, scale.seq // 2)
+    return min(range(1, scale.layers), key=lambda layers: abs(flops(layers, None) - target))
+
+
+# === Inputs ===
+def parse_runs(text):
+    runs = [r for r in text.split(",") if r]
+    unknown = [r for r in runs if r not in ARMS]
+    if unknown:
+        raise StudyError(f"--runs: unknown run {unknown[0]!r}; choose from {', '.join(ARMS)}.")
+    needs = {"baseline_equal_cost": "token_drop", "small_dense": "token_drop"}
+    for run, needed in needs.items():
+        if run in runs and needed not in runs:
+            raise StudyError(f"--runs: {run} is sized by {needed}'s cost; add {needed}.")
+    if any(r in runs for r in ("token_drop", "baseline_equal_cost", "small_dense")) and "baseline" not in runs:
+        raise StudyError("--runs: the comparisons need baseline; add it.")
+    return [r for r in ARMS if r in runs]
+
+
+def parse_tasks(text, tasks_dir):
+    tasks = [t for t in text.split(",") if t]
+    for task in tasks:
+        if task not in TASKS:
+            raise StudyError(f"--tasks: unknown task {task!r}; choose from {', '.join(TASKS)}.")
+        for split in ("train", "dev", "test"):
+            check_task_file(os.path.join(tasks_dir, f"{task}.{split}.tsv"))
+    return tasks
+
+
+def check_task_file(path):
+    """Every row is `label<TAB>text[<TAB>text_b]`, one width per file."""
+    if not os.path.isfile(path):
+        raise StudyError(f"task file {path} does not exist.")
+    width = None
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if not line.strip():
+                continue
+            if len(fields) not in (2, 3) or width not in (None, len(fields)) or not all(fields):
+                raise StudyError(f"{path}:{number}: malformed row (expected label<TAB>text[<TAB>text_b] "
+                                 f"with no empty field, {width or '2 or 3'} columns; found {len(fields)}).")
+            width = len(fields)
+    if width is None:
+        raise StudyError(f"task file {path} holds no rows.")
+
+
+def corpus_files(corpus_dir):
+    if not os.path.isdir(corpus_dir):
+        raise StudyError(f"--corpus_dir {corpus_dir} is not a directory.")
     files = sorted(os.path.join(corpus_dir, f) for f in os.listdir(corpus_dir) if f.endswith(".txt"))
-    with open(paths["train"], "w") as train, open(paths["heldout"], "w") as heldout:
-        for name in files:
-            with open(name, encoding="utf-8", errors="replace") as f:
-                for i, line in enumerate(f):
-                    (heldout if i % holdout_every == 0 else train).write(line)
-            train.write("\n")
-            heldout.write("\n")
-    return paths
+    if not files:
+        raise StudyError(f"--corpus_dir {corpus_dir} holds no .txt files.")
+    return files
 
 
-def _override(experiment_dir_data, steps, keep, validation_interval):
-    pairs = {
-        "task.vocab_file": experiment_dir_data["vocab"],
-        "task.train_data.input_path": experiment_dir_data["train"],
-        "task.validation_data.input_path": experiment_dir_data["heldout"],
-        "task.model.encoder.any.vocab_size": experiment_dir_data["vocab_size"],
-        "task.model.encoder.any.token_allow_list": [1, 2, 3, 4],
-        "task.model.encoder.any.token_deny_list": [0],
-        "task.model.encoder.any.token_keep_k": keep,
-        "trainer.train_steps": steps,
-        "trainer.checkpoint_interval": steps,
-        "trainer.steps_per_loop": 50,
-        "trainer.summary_interval": 50,
-        "trainer.validation_interval": validation_interval,
-        "trainer.validation_steps": 20,
-        "trainer.optimizer_config.learning_rate.polynomial.initial_learning_rate": 1e-3,
-        "trainer.optimizer_config.learning_rate.polynomial.decay_steps": steps,
-        "trainer.optimizer_config.warmup.polynomial.warmup_steps": max(1, steps // 10),
-        "runtime.distribution_strategy": "one_device",
-    }
-    for key, value in ENCODER.items():
-        pairs[f"task.model.encoder.any.{key}"] = value
-    for split in ("train_data", "validation_data"):
-        pairs[f"task.{split}.seq_length"] = SEQ
-        pairs[f"task.{split}.max_predictions_per_seq"] = PRED
-        pairs[f"task.{split}.global_batch_size"] = BATCH
-    nested = {}
-    for key, value in pairs.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return json.dumps(nested)  # --params_override takes YAML/JSON
+# === The study ===
+class Study:
+    def __init__(self, args, scale, runs, tasks):
+        self.args, self.scale, self.runs, self.tasks = args, scale, runs, tasks
+        self.work = args.work_dir
+        self.out = os.path.join(args.results_dir, args.name)
+        self.commands = []
+        self.py = sys.executable
+        self.start = time.time()
+        os.makedirs(self.work, exist_ok=True)
+        os.makedirs(self.out, exist_ok=True)
+
+    def log(self, message):
+        print(f"[{(time.time() - self.start) / 60:5.1f} min] {message}", flush=True)
+
+    def run(self, command, log_name):
+        self.commands.append(" ".join(command))
+        log = os.path.join(self.work, log_name)
+        start = time.time()
+        with open(log, "w") as f:
+            code = subprocess.run(command, env=ENV, stdout=f, stderr=subprocess.STDOUT).returncode
+        if code:
+            with open(log) as f:
+                tail = f.read().strip().splitlines()[-1:] or [""]
+            raise StudyError(f"step failed ({code}): {' '.join(command[:3])} ...: {tail[0]} (log: {log})")
+        return time.time() - start
+
+    # --- data ---
+    def prepare_data(self, files):
+        s = self.scale
+        text = {split: os.path.join(self.work, f"{split}.txt") for split in ("train", "heldout")}
+        if not all(os.path.exists(p) for p in text.values()):
+            with open(text["train"] + ".tmp", "w") as train, open(text["heldout"] + ".tmp", "w") as heldout:
+                for name in files:
+                    with open(name, encoding="utf-8", errors="replace") as f:
+                        for i, line in enumerate(f):
+                            if self.args.corpus_lines and i >= self.args.corpus_lines:
+                                break
+                            (heldout if i % 50 == 0 else train).write(line)
+                    train.write("\n")
+                    heldout.write("\n")
+            for p in text.values():
+                os.replace(p + ".tmp", p)
+        vocab = os.path.join(self.work, "vocab.txt")
+        if not os.path.exists(vocab):
+            self.run([self.py, "-m", "official_tokendrop.data.vocabulary", f"--input_files={text['train']}",
+                      f"--vocab_size={s.vocab_size}", f"--max_lines={s.vocab_lines}",
+                      f"--output_file={vocab}"], "vocab.log")
+        self.vocab = vocab
+        self.vocab_size = sum(1 for line in open(vocab) if line.strip())
+        self.data = {}
+        for split in ("train", "heldout"):
+            directory = os.path.join(self.work, split)
+            if not os.path.exists(os.path.join(directory, "dataset_config.json")) or any(
+                    f.endswith(".incomplete") for f in os.listdir(directory)):
+                self.run([self.py, "-m", "official_tokendrop.data.create_pretraining_data",
+                          f"--input_files={text[split]}", f"--vocab_file={vocab}", f"--output_dir={directory}",
+                          f"--seq_length={s.seq}", f"--max_predictions_per_seq={s.predictions}",
+                          "--num_shards=4", f"--dupe_factor={s.dupe_factor if split == 'train' else 1}",
+                          f"--random_seed={self.args.seed}"], f"convert_{split}.log")
+            self.data[split] = os.path.join(directory, "*.tfrecord")
+        self.log(f"data ready: vocabulary {self.vocab_size} tokens, TFRecords under {self.work}")
+
+    def unigram(self):
+        """The unigram predictor's loss on exactly the evaluated masked positions."""
+        from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
+
+        s = self.scale
+
+        def labels(pattern, batches=None):
+            data = pretrain_dataset(pattern, s.batch, s.seq, s.predictions, is_training=False)
+            ids, weights = [], []
+            for i, batch in enumerate(data):
+                if batches is not None and i >= batches:
+                    break
+                ids.append(batch["masked_lm_ids"].numpy())
+                weights.append(batch["masked_lm_weights"].numpy())
+            if batches is not None and len(ids) < batches:
+                raise StudyError(f"held-out data gives {len(ids)} full batches of {s.batch}; "
+                                 f"the evaluation needs {batches}.")
+            return np.concatenate(ids), np.concatenate(weights)
+
+        train, heldout = labels(self.data["train"]), labels(self.data["heldout"], s.eval_batches)
+        loss = unigram_cross_entropy(*train, *heldout, self.vocab_size)
+        self.log(f"unigram held-out loss {loss:.4f} ({int(heldout[1].sum())} masked positions)")
+        return loss
+
+    # --- configuration of one arm ---
+    def arm(self, name, steps=None):
+        """(experiment, layers, keep_k, steps) of an arm."""
+        s = self.scale
+        if name == "token_drop":
+            return "token_drop_bert/pretraining", s.layers, s.seq // 2, s.steps
+        layers = self.dense_layers if name == "small_dense" else s.layers
+        return "bert/pretraining", layers, None, steps or s.steps
+
+    def params_override(self, name, steps):
+        s = self.scale
+        experiment, layers, keep, steps = self.arm(name, steps)
+        interval = max(1, math.ceil(steps / self.args.evaluations))
+        data = {"seq_length": s.seq, "max_predictions_per_seq": s.predictions, "global_batch_size": s.batch}
+        return experiment, {
+            "task": {
+                "seed": self.args.seed,
+                "vocab_file": self.vocab,
+                "model": {"encoder": {"any": {
+                    "vocab_size": self.vocab_size, "hidden_size": s.hidden, "num_layers": layers,
+                    "num_attention_heads": s.heads, "intermediate_size": s.inner,
+                    "max_position_embeddings": s.seq, "dropout_rate": s.dropout,
+                    "attention_dropout_rate": s.dropout, "token_keep_k": keep,
+                    "token_allow_list": ALLOW, "token_deny_list": DENY,
+                }}},
+                "train_data": {"input_path": self.data["train"], **data},
+                "validation_data": {"input_path": self.data["heldout"], **data},
+            },
+            "trainer": {
+                "train_steps": steps, "checkpoint_interval": interval, "max_to_keep": 2,
+                "steps_per_loop": interval, "summary_interval": interval,
+                "validation_interval": interval, "validation_steps": s.eval_batches,
+                "optimizer_config": {
+                    "learning_rate": {"polynomial": {"initial_learning_rate": s.learning_rate,
+                                                     "decay_steps": steps}},
+                    # One warm-up length for every arm: the runs differ only after it.
+                    "warmup": {"polynomial": {"warmup_steps": max(1, s.steps // 10)}},
+                },
+            },
+            "runtime": {"distribution_strategy": "one_device"},
+        }
+
+    def step_flops(self, name):
+        from official_tokendrop.flops import step_flops
+
+        s = self.scale
+        _, layers, keep, _ = self.arm(name)
+        return step_flops(s.hidden, layers, s.inner, s.seq, self.vocab_size, s.predictions, s.batch,
+                          keep_k=keep).training_step
+
+    # --- interleaved step-time benchmark ---
+    def benchmark(self):
+        path = os.path.join(self.work, "step_seconds.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+        import tempfile
+
+        import tensorflow as tf
+        from official.core import exp_factory
+
+        from official_tokendrop import experiment_configs  # noqa: F401  (registers)
+        from official_tokendrop.trainer import Trainer
+
+        names = [n for n in ("baseline", "token_drop", "small_dense") if n in self.runs]
+        steps, contenders = {}, {}
+        with tempfile.TemporaryDirectory() as directory:
+            for name in names:
+                experiment, override = self.params_override(name, self.scale.steps)
+                params = exp_factory.get_exp_config(experiment)
+                params.override(override, is_strict=True)
+                params.validate()
+                trainer = Trainer(params, os.path.join(directory, name), tf.distribute.get_strategy())
+                batch = next(iter(trainer.task.build_inputs(params.task.train_data)))
+                float(trainer._train_step(batch)["loss"])  # compiles
+                contenders[name] = (trainer, batch)
+                steps[name] = []
+            rounds, per_round = self.scale.bench_rounds, self.scale.bench_steps
+            load = os.getloadavg()[0]
+            for r in range(rounds):
+                order = names[r % len(names):] + names[:r % len(names)]
+                for name in order:
+                    trainer, batch = contenders[name]
+                    start = time.perf_counter()
+                    for _ in range(per_round):
+                        logs = trainer._train_step(batch)
+                    float(logs["loss"])  # waits for the last step
+                    steps[name].append((time.perf_counter() - start) / per_round)
+                self.log(f"benchmark round {r + 1}/{rounds}: "
+                         + ", ".join(f"{n} {1000 * steps[n][-1]:.0f} ms" for n in names))
+        result = {"step_seconds": {n: statistics.median(t) for n, t in steps.items()},
+                  "rounds": steps, "steps_per_round": per_round,
+                  "load_before": load, "load_after": os.getloadavg()[0]}
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2)
+        return result
+
+    # --- pretraining ---
+    def pretrain(self, name, steps):
+        model_dir = os.path.join(self.work, name)
+        results_file = os.path.join(model_dir, "eval_results.json")
+        wall_file = os.path.join(model_dir, "wall_seconds.json")
+        done = os.path.exists(results_file) and json.load(open(results_file))["step"] >= steps
+        if not done:
+            experiment, override = self.params_override(name, steps)
+            self.log(f"pretraining {name}: {steps} steps ({experiment})")
+            wall = self.run([self.py, "-m", "official_tokendrop.train", f"--experiment={experiment}",
+                             f"--params_override={json.dumps(override)}", "--mode=train_and_eval",
+                             f"--model_dir={model_dir}"], f"{name}.log")
+            previous = json.load(open(wall_file)) if os.path.exists(wall_file) else 0.0
+            with open(wall_file, "w") as f:
+                json.dump(previous + wall, f)
+        curve = eval_curve(model_dir)
+        self.log(f"{name}: held-out MLM loss {curve[-1][1]:.4f} at step {curve[-1][0]}")
+        return {"steps": steps, "curve": curve, "wall_seconds": json.load(open(wall_file))}
+
+    def export(self, name):
+        preset = os.path.join(self.work, name, "export")
+        if not os.path.exists(os.path.join(preset, "config.json")):
+            self.run([self.py, "-m", "official_tokendrop.export", f"--model_dir={os.path.join(self.work, name)}",
+                      f"--output={preset}"], f"{name}_export.log")
+        return preset
+
+    def random_preset(self, seed):
+        """The baseline architecture, randomly initialised with `seed`, as a preset."""
+        preset = os.path.join(self.work, "no_pretraining", f"export_seed{seed}")
+        if os.path.exists(os.path.join(preset, "config.json")):
+            return preset
+        experiment, override = self.params_override("baseline", self.scale.steps)
+        override["task"]["seed"] = seed
+        code = (
+            "import json, sys, keras\n"
+            "from official.core import exp_factory\n"
+            "from official_tokendrop import experiment_configs\n"
+            "from official_tokendrop.export import to_keras_hub_masked_lm\n"
+            "from official_tokendrop.task import PretrainingTask\n"
+            f"params = exp_factory.get_exp_config({experiment!r})\n"
+            "params.override(json.loads(sys.argv[1]), is_strict=True)\n"
+            "keras.utils.set_random_seed(params.task.seed)\n"
+            "model = PretrainingTask(params).build_model()\n"
+            "to_keras_hub_masked_lm(model, params.task.vocab_file, params.task.train_data.seq_length)"
+            ".save_to_preset(sys.argv[2])\n"
+        )
+        self.run([self.py, "-c", code, json.dumps(override), preset], f"no_pretraining_export_{seed}.log")
+        return preset
+
+    # --- fine-tuning ---
+    def task_slices(self, task):
+        s, paths, seen = self.scale, {}, None
+        for split, limit in (("train", s.finetune_examples), ("dev", s.finetune_eval_examples),
+                             ("test", s.finetune_eval_examples)):
+            paths[split] = os.path.join(self.work, "tasks", f"{task}.{split}.tsv")
+            os.makedirs(os.path.dirname(paths[split]), exist_ok=True)
+            with open(os.path.join(self.args.tasks_dir, f"{task}.{split}.tsv"), encoding="utf-8") as f:
+                lines = [line for line in f if line.strip()]
+            lines = [lines[i] for i in np.random.default_rng(0).permutation(len(lines))]
+            if seen is None:
+                lines = lines[:limit]
+                seen = {line.split("\t", 1)[0] for line in lines}
+            else:
+                # Classes absent from the training slice cannot be predicted;
+                # their few dev/test examples are left out.
+                lines = [line for line in lines if line.split("\t", 1)[0] in seen][:limit]
+            with open(paths[split], "w", encoding="utf-8") as g:
+                g.writelines(lines)
+        return paths
+
+    def finetune(self, arm, preset, task, paths, seed):
+        s = self.scale
+        result_file = os.path.join(self.work, "finetune", f"{arm}.{task}.seed{seed}.json")
+        os.makedirs(os.path.dirname(result_file), exist_ok=True)
+        if not os.path.exists(result_file):
+            self.run([self.py, "-m", "official_tokendrop.finetune", f"--preset={preset}",
+                      f"--train={paths['train']}", f"--validation={paths['dev']}", f"--test={paths['test']}",
+                      f"--output={result_file}.tmp", f"--epochs={s.finetune_epochs}",
+                      f"--learning_rate={s.finetune_learning_rate}", f"--sequence_length={min(TASKS[task], s.seq)}",
+                      f"--seed={seed}"], f"finetune_{arm}.{task}.seed{seed}.log")
+            os.replace(result_file + ".tmp", result_file)
+        with open(result_file) as f:
+            return json.load(f)
+
+    # --- everything ---
+    def __call__(self, files):
+        args, s = self.args, self.scale
+        self.prepare_data(files)
+        self.dense_layers = closest_dense_layers(s, self.vocab_size)
+        unigram = self.unigram()
+        bench = self.benchmark() if any(r in PRETRAINED for r in self.runs) else {"step_seconds": {}}
+        seconds = dict(bench["step_seconds"])
+        if "baseline" in seconds:
+            seconds["baseline_equal_cost"] = seconds["baseline"]
+        td_cost = seconds.get("token_drop", 0) * s.steps
+        steps = {"baseline": s.steps, "token_drop": s.steps,
+                 "baseline_equal_cost": round(td_cost / seconds["baseline"]) if td_cost else None,
+                 "small_dense": round(td_cost / seconds["small_dense"]) if "small_dense" in seconds else None}
+
+        runs = {}
+        for name in (r for r in self.runs if r in PRETRAINED):
+            run = self.pretrain(name, steps[name])
+            per_step_flops = self.step_flops(name)
+            run.update(step_seconds=seconds[name], step_flops=per_step_flops,
+                       train_seconds=steps[name] * seconds[name], flops=steps[name] * per_step_flops,
+                       final_heldout_loss=run["curve"][-1][1], layers=self.arm(name)[1],
+                       keep_k=self.arm(name)[2])
+            runs[name] = run
+        if "baseline" in runs:
+            target = runs["baseline"]["final_heldout_loss"]
+            for run in runs.values():
+                step = first_reach([c[0] for c in run["curve"]], [c[1] for c in run["curve"]], target)
+                run["steps_to_baseline_loss"] = step
+                run["seconds_to_baseline_loss"] = None if step is None else step * run["step_seconds"]
+                run["flops_to_baseline_loss"] = None if step is None else step * run["step_flops"]
+
+        finetune = {}
+        if self.tasks:
+            slices = {task: self.task_slices(task) for task in self.tasks}
+            for arm in self.runs:
+                finetune[arm] = {}
+                seeds = range(args.control_seeds if arm == "no_pretraining" else args.finetune_seeds)
+                for task in self.tasks:
+                    scores = []
+                    for seed in seeds:
+                        preset = self.random_preset(seed) if arm == "no_pretraining" else self.export(arm)
+                        result = self.finetune(arm, preset, task, slices[task], seed)
+                        scores.append(result["test"]["accuracy"])
+                        majority = result["majority_baseline"]
+                    finetune[arm][task] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)),
+                                           "seeds": scores, "majority_baseline": majority}
+                    self.log(f"fine-tuned {arm} on {task}: {np.mean(scores):.3f} ± {np.std(scores):.3f}")
+        if "no_pretraining" in self.runs:
+            runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
+                                      "flops": 0, "final_heldout_loss": None, "seconds_to_baseline_loss": None,
+                                      "flops_to_baseline_loss": None, "layers": s.layers, "keep_k": None}
+        report = Report(self, unigram, runs, finetune, bench)
+        report.write()
 
 
-def _eval_curve(model_dir):
-    """(train_seconds, step, mlm_loss, mlm_accuracy) of every evaluation."""
+def eval_curve(model_dir):
+    """[(step, held-out mlm_loss, mlm_accuracy)] of every evaluation in `model_dir`."""
     import tensorflow as tf
 
     points = {}
@@ -98,168 +518,182 @@ def _eval_curve(model_dir):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 points.setdefault(event.step, {})[value.tag] = float(tf.make_ndarray(value.tensor))
-    return [(p["train_seconds"], s, p["mlm_loss"], p["mlm_accuracy"]) for s, p in sorted(points.items())]
+    if not points:
+        raise StudyError(f"{model_dir} holds no evaluation summaries.")
+    return [(step, p["mlm_loss"], p["mlm_accuracy"]) for step, p in sorted(points.items())]
+
+
+class Report:
+    """results.json, results.md, commands.txt and the plots."""
+
+    def __init__(self, study, unigram, runs, finetune, bench):
+        self.study, self.unigram, self.runs, self.finetune, self.bench = study, unigram, runs, finetune, bench
+
+    def benefits(self):
+        """Fine-tuned accuracy minus no_pretraining's, and the share of baseline's kept."""
+        control = self.finetune.get("no_pretraining", {})
+        benefit = {arm: {task: tasks[task]["mean"] - control[task]["mean"] for task in tasks}
+                   for arm, tasks in self.finetune.items() if arm != "no_pretraining" and control}
+        kept = {}
+        for arm, tasks in benefit.items():
+            base = benefit.get("baseline", {})
+            kept[arm] = {task: (value / base[task] if base.get(task, 0) > 0 else None)
+                         for task, value in tasks.items()}
+        return benefit, kept
+
+    def write(self):
+        st, s = self.study, self.study.scale
+        benefit, kept = self.benefits()
+        base = self.runs.get("baseline")
+        ratios = {}
+        if base:
+            for arm, run in self.runs.items():
+                if run.get("seconds_to_baseline_loss") is not None:
+                    ratios[arm] = {"seconds": run["seconds_to_baseline_loss"] / base["train_seconds"],
+                                   "flops": run["flops_to_baseline_loss"] / base["flops"]}
+        summary = {
+            "name": st.args.name, "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+            "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores", "study_wall_seconds": time.time() - st.start,
+            "seed": st.args.seed, "scale": dataclasses.asdict(s), "vocab_size": st.vocab_size,
+            "small_dense_layers": st.dense_layers, "evaluations_per_run": st.args.evaluations,
+            "unigram_heldout_loss": self.unigram, "benchmark": self.bench,
+            "runs": self.runs, "finetune": self.finetune, "pretraining_benefit": benefit,
+            "benefit_kept_vs_baseline": kept, "to_baseline_loss_vs_baseline": ratios,
+        }
+        with open(os.path.join(st.out, "results.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        with open(os.path.join(st.out, "commands.txt"), "w") as f:
+            f.write(summary["command"] + "\n\n" + "\n".join(st.commands) + "\n")
+        self.plots()
+        text = self.markdown(summary)
+        with open(os.path.join(st.out, "results.md"), "w") as f:
+            f.write(text)
+        print(text)
+
+    def plots(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        for axis, label, file in (("step_seconds", "step-seconds (steps x measured s/step, 2-core CPU)",
+                                   "heldout_loss_vs_step_seconds.png"),
+                                  ("step_flops", "training FLOPs (FLOP model)", "heldout_loss_vs_flops.png")):
+            plt.figure(figsize=(7, 4.5))
+            for arm, run in self.runs.items():
+                if "curve" not in run:
+                    continue
+                steps, loss, _ = zip(*run["curve"])
+                plt.plot([x * run[axis] for x in steps], loss, marker=".", label=f"{arm} ({run['steps']} steps)")
+            plt.axhline(self.unigram, color="gray", linestyle="--", label="unigram predictor")
+            plt.xlabel(label)
+            plt.ylabel("held-out MLM loss (full encoder)")
+            plt.legend()
+            plt.grid(alpha=0.3)
+            plt.savefig(os.path.join(self.study.out, file), dpi=100, bbox_inches="tight")
+            plt.close()
+
+    def markdown(self, summary):
+        st, s = self.study, self.study.scale
+        tasks = st.tasks
+        lines = [f"# {st.args.name}", "",
+                 f"{s.layers}-layer, {s.hidden}-wide BERT ({s.heads} heads, FFN {s.inner}), seq {s.seq}, "
+                 f"{s.predictions} predictions, batch {s.batch}, keep {s.seq // 2} for token dropping, "
+                 f"vocabulary {st.vocab_size}, dropout {s.dropout}, lr {s.learning_rate} (10% of {s.steps} "
+                 f"steps warm-up, linear decay), seed {st.args.seed}; small_dense has {st.dense_layers} layers. "
+                 f"{summary['machine']}; {summary['date']}; whole study {summary['study_wall_seconds'] / 60:.0f} min.",
+                 "", f"Command: `{summary['command']}`", "",
+                 f"Unigram predictor's held-out loss: **{self.unigram:.3f}**", "",
+                 "| run | steps | s/step | step-seconds | TFLOPs | wall s | held-out loss | below unigram | "
+                 "step-s to baseline loss | TFLOPs to baseline loss | "
+                 + " | ".join(tasks) + " |",
+                 "| --- " * (10 + len(tasks)) + "|"]
+        for arm, run in self.runs.items():
+            loss = run.get("final_heldout_loss")
+            cells = [arm, str(run["steps"]), f"{run['step_seconds']:.3f}", f"{run['train_seconds']:.0f}",
+                     f"{run['flops'] / 1e12:.1f}", f"{run['wall_seconds']:.0f}",
+                     "-" if loss is None else f"{loss:.3f}",
+                     "-" if loss is None else f"{self.unigram - loss:.3f}",
+                     _fmt(run.get("seconds_to_baseline_loss"), "{:.0f}"),
+                     _fmt(run.get("flops_to_baseline_loss"), "{:.1f}", 1e-12)]
+            for task in tasks:
+                ft = self.finetune.get(arm, {}).get(task)
+                cells.append("-" if ft is None else f"{ft['mean']:.3f} ± {ft['std']:.3f} ({len(ft['seeds'])})")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        ratios = summary["to_baseline_loss_vs_baseline"]
+        for arm in ("token_drop", "baseline_equal_cost", "small_dense"):
+            if arm in self.runs:
+                r = ratios.get(arm)
+                lines.append(f"- {arm} reaches the baseline's final held-out loss "
+                             + ("never within its run." if r is None else
+                                f"at {r['seconds']:.3f} of the baseline's step-seconds and "
+                                f"{r['flops']:.3f} of its FLOPs."))
+        benefit, kept = summary["pretraining_benefit"], summary["benefit_kept_vs_baseline"]
+        for arm in benefit:
+            lines.append(f"- {arm} pretraining benefit over no_pretraining: " + ", ".join(
+                f"{task} {100 * benefit[arm][task]:+.1f} points"
+                + ("" if kept[arm][task] is None or arm == "baseline" else f" ({kept[arm][task]:.0%} of baseline's)")
+                for task in tasks))
+        if tasks and self.finetune:
+            any_arm = next(iter(self.finetune.values()))
+            lines.append("- majority class: " + ", ".join(
+                f"{task} {any_arm[task]['majority_baseline']:.3f}" for task in tasks))
+        b = self.bench
+        if b.get("rounds"):
+            lines += ["", f"Step-seconds: medians of {len(next(iter(b['rounds'].values())))} interleaved rounds of "
+                      f"{b['steps_per_round']} steps on one resident batch (load average {b['load_before']:.2f} "
+                      f"before, {b['load_after']:.2f} after). baseline_equal_cost and small_dense run for the "
+                      "steps whose step-seconds equal token_drop's."]
+        lines += ["", "Every number: results.json. Commands: commands.txt. Plots: "
+                  "heldout_loss_vs_step_seconds.png, heldout_loss_vs_flops.png.", ""]
+        return "\n".join(lines)
+
+
+def _fmt(value, pattern, scale=1.0):
+    return "-" if value is None else pattern.format(value * scale)
 
 
 def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="small_study")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--corpus_dir", default="../shared/data/corpus")
-    parser.add_argument("--tasks_dir", default="../shared/data/tasks")
-    parser.add_argument("--train_examples", type=int, default=2000)
-    parser.add_argument("--eval_examples", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--finetune_epochs", type=int, default=2)
-    parser.add_argument("--work_dir", default=None)
+    parser.add_argument("--name", default="study_6x128", help="results folder under --results_dir")
+    parser.add_argument("--runs", default=",".join(ARMS), help=f"comma-separated, from: {', '.join(ARMS)}")
+    parser.add_argument("--tasks", default=",".join(TASKS), help="fine-tuning tasks (empty: none)")
+    parser.add_argument("--scale", default="study", choices=sorted(SCALES))
+    parser.add_argument("--steps", type=int, default=None, help="N (default: the scale's)")
+    parser.add_argument("--seed", type=int, default=0, help="experiment seed: init, data order, dropout")
+    parser.add_argument("--evaluations", type=int, default=25, help="held-out evaluations per run")
+    parser.add_argument("--finetune_seeds", type=int, default=2)
+    parser.add_argument("--control_seeds", type=int, default=3, help="seeds of no_pretraining")
+    parser.add_argument("--corpus_dir", default=os.path.join(root, "..", "shared", "data", "corpus"))
+    parser.add_argument("--corpus_lines", type=int, default=0, help="lines read per corpus file (0: all)")
+    parser.add_argument("--tasks_dir", default=os.path.join(root, "..", "shared", "data", "tasks"))
+    parser.add_argument("--work_dir", default=None, help="model dirs and data (default /tmp/study_<name>)")
+    parser.add_argument("--results_dir", default=os.path.join(root, "experiments", "results"))
     args = parser.parse_args()
-    out = os.path.join("experiments", "results", args.name)
-    work = args.work_dir or os.path.join("/tmp", f"study_{args.name}")
-    os.makedirs(out, exist_ok=True)
-    os.makedirs(work, exist_ok=True)
-    commands, py = [], sys.executable
-    start = time.time()
-
-    # Data: held-out split, vocabulary from the training text, TFRecords.
-    text = _split_corpus(args.corpus_dir, work)
-    vocab = os.path.join(work, "vocab.txt")
-    if not os.path.exists(vocab):
-        _run([py, "-m", "official_tokendrop.data.vocabulary", f"--input_files={text['train']}",
-              "--vocab_size=8000", "--max_lines=60000", f"--output_file={vocab}"],
-             os.path.join(work, "vocab.log"), commands)
-    data = {"vocab": vocab, "vocab_size": sum(1 for line in open(vocab) if line.strip())}
-    for split in ("train", "heldout"):
-        directory = os.path.join(work, split)
-        _run([py, "-m", "official_tokendrop.data.create_pretraining_data", f"--input_files={text[split]}",
-              f"--vocab_file={vocab}", f"--output_dir={directory}", f"--seq_length={SEQ}",
-              f"--max_predictions_per_seq={PRED}", "--num_shards=4"],
-             os.path.join(work, f"convert_{split}.log"), commands)
-        data[split] = os.path.join(directory, "*.tfrecord")
-
-    # Pretraining: baseline N, token drop N, baseline at token drop's cost.
-    runs = {}
-
-    def pretrain(name, experiment, steps, keep):
-        model_dir = os.path.join(work, name)
-        command = [py, "-m", "official_tokendrop.train", f"--experiment={experiment}",
-                   f"--params_override={_override(data, steps, keep, max(1, steps // 5))}",
-                   "--mode=train_and_eval", f"--model_dir={model_dir}"]
-        seconds = _run(command, os.path.join(work, f"{name}.log"), commands)
-        curve = _eval_curve(model_dir)
-        runs[name] = {"steps": steps, "model_dir": model_dir, "process_seconds": seconds,
-                      "train_seconds": curve[-1][0], "curve": curve,
-                      "heldout_mlm_loss": curve[-1][2], "heldout_mlm_accuracy": curve[-1][3],
-                      "examples_per_second": steps * BATCH / curve[-1][0]}
-
-    pretrain("baseline", "bert/pretraining", args.steps, None)
-    pretrain("token_drop", "token_drop_bert/pretraining", args.steps, SEQ // 2)
-    equal_steps = int(round(args.steps * runs["token_drop"]["train_seconds"] / runs["baseline"]["train_seconds"]))
-    pretrain("baseline_equal_time", "bert/pretraining", equal_steps, None)
-
-    from official_tokendrop.flops import step_flops
-
-    for name, run in runs.items():
-        keep = SEQ // 2 if name == "token_drop" else None
-        flops = step_flops(ENCODER["hidden_size"], ENCODER["num_layers"], ENCODER["intermediate_size"],
-                           SEQ, data["vocab_size"], PRED, BATCH, keep_k=keep).training_step
-        run["tflops_total"] = flops * run["steps"] / 1e12
-
-    # Fine-tuning on slices of the two tasks, several seeds.
-    tasks = {}
-    for task in ("wn_supersense", "wn_gloss_match"):
-        paths, seen = {}, None
-        for split, limit in (("train", args.train_examples), ("dev", args.eval_examples), ("test", args.eval_examples)):
-            paths[split] = os.path.join(work, f"{task}.{split}.tsv")
-            with open(os.path.join(args.tasks_dir, f"{task}.{split}.tsv")) as f:
-                lines = list(np.random.default_rng(0).permutation(f.readlines()))
-            if seen is None:
-                lines = lines[:limit]
-                seen = {line.split("\t", 1)[0] for line in lines}
-            else:
-                # Rare classes absent from the training slice cannot be
-                # predicted; their few dev/test examples are left out.
-                lines = [line for line in lines if line.split("\t", 1)[0] in seen][:limit]
-            with open(paths[split], "w") as g:
-                g.writelines(lines)
-        tasks[task] = paths
-    for name, run in runs.items():
-        preset = os.path.join(work, f"{name}_preset")
-        _run([py, "-m", "official_tokendrop.export", f"--model_dir={run['model_dir']}", f"--output={preset}"],
-             os.path.join(work, f"{name}_export.log"), commands)
-        run["finetune"] = {}
-        for task, paths in tasks.items():
-            scores = []
-            for seed in range(args.seeds):
-                result_file = os.path.join(work, f"{name}_{task}_{seed}.json")
-                _run([py, "-m", "official_tokendrop.finetune", f"--preset={preset}", f"--train={paths['train']}",
-                      f"--validation={paths['dev']}", f"--test={paths['test']}", f"--output={result_file}",
-                      f"--epochs={args.finetune_epochs}", "--learning_rate=1e-3", "--sequence_length=64",
-                      f"--seed={seed}"],
-                     os.path.join(work, f"{name}_{task}_{seed}.log"), commands)
-                with open(result_file) as f:
-                    scores.append(json.load(f))
-            accuracy = [s["test"]["accuracy"] for s in scores]
-            run["finetune"][task] = {
-                "test_accuracy_mean": float(np.mean(accuracy)), "test_accuracy_std": float(np.std(accuracy)),
-                "test_macro_f1_mean": float(np.mean([s["test"]["macro_f1"] for s in scores])),
-                "majority_baseline": scores[0]["majority_baseline"], "seeds": accuracy,
-            }
-
-    _write_report(out, runs, args, data, time.time() - start, commands)
-
-
-def _write_report(out, runs, args, data, seconds, commands):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for name, run in runs.items():
-        t, _, loss, _ = zip(*run["curve"])
-        plt.plot(t, loss, marker="o", label=f"{name} ({run['steps']} steps)")
-    plt.xlabel("training seconds (2-core CPU)")
-    plt.ylabel("held-out MLM loss (full encoder)")
-    plt.legend()
-    plt.title("Token dropping vs baseline, 6x128 BERT, seq 128")
-    plt.savefig(os.path.join(out, "mlm_loss_vs_time.png"), dpi=100, bbox_inches="tight")
-
-    base = runs["baseline"]
-    # Time token dropping needs to reach the baseline's final held-out loss.
-    reach = next((t for t, _, loss, _ in runs["token_drop"]["curve"] if loss <= base["heldout_mlm_loss"]), None)
-    summary = {
-        "encoder": ENCODER, "seq_length": SEQ, "keep_k": SEQ // 2, "batch": BATCH, "steps": args.steps,
-        "vocab_size": data["vocab_size"], "study_seconds": seconds,
-        "token_drop_time_to_baseline_loss_fraction": None if reach is None else reach / base["train_seconds"],
-        "runs": {k: {kk: vv for kk, vv in v.items() if kk != "model_dir"} for k, v in runs.items()},
-    }
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    with open(os.path.join(out, "commands.txt"), "w") as f:
-        f.write("\n".join(commands) + "\n")
-    rows = ["| run | steps | train s | ex/s | TFLOPs | held-out MLM loss | MLM acc | supersense acc | gloss-match acc |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, run in runs.items():
-        ft = run["finetune"]
-        rows.append(
-            f"| {name} | {run['steps']} | {run['train_seconds']:.0f} | {run['examples_per_second']:.1f} | "
-            f"{run['tflops_total']:.1f} | {run['heldout_mlm_loss']:.3f} | {run['heldout_mlm_accuracy']:.3f} | "
-            + " | ".join(f"{ft[t]['test_accuracy_mean']:.3f} ± {ft[t]['test_accuracy_std']:.3f}"
-                         for t in ("wn_supersense", "wn_gloss_match")) + " |")
-    fraction = summary["token_drop_time_to_baseline_loss_fraction"]
-    text = "\n".join([
-        f"# {args.name}", "",
-        f"6-layer, 128-wide BERT, seq {SEQ}, batch {BATCH}, keep {SEQ // 2}; {args.steps} steps; "
-        f"fine-tuning on {args.train_examples} training examples per task, {args.seeds} seeds; "
-        f"whole study {seconds / 60:.0f} min on the 2-core CPU.", "", *rows, "",
-        "Token dropping reached the baseline's final held-out MLM loss at "
-        + ("never (within its run)" if fraction is None else f"{fraction:.0%} of the baseline's training time") + ".",
-        "", "Majority baselines: " + ", ".join(
-            f"{t} {runs['baseline']['finetune'][t]['majority_baseline']:.3f}" for t in ("wn_supersense", "wn_gloss_match")),
-        "", "Commands: commands.txt. Every number: results.json. Plot: mlm_loss_vs_time.png.", ""])
-    with open(os.path.join(out, "results.md"), "w") as f:
-        f.write(text)
-    print(text)
+    try:
+        if args.steps is not None and args.steps < 1:
+            raise StudyError(f"--steps must be at least 1; got {args.steps}.")
+        for flag in ("evaluations", "finetune_seeds", "control_seeds"):
+            if getattr(args, flag) < 1:
+                raise StudyError(f"--{flag} must be at least 1; got {getattr(args, flag)}.")
+        runs = parse_runs(args.runs)
+        if not runs:
+            raise StudyError("--runs is empty.")
+        tasks = parse_tasks(args.tasks, args.tasks_dir)
+        files = corpus_files(args.corpus_dir)
+        scale = SCALES[args.scale]
+        if args.steps:
+            scale = dataclasses.replace(scale, steps=args.steps)
+        args.work_dir = args.work_dir or os.path.join("/tmp", f"study_{args.name}")
+        Study(args, scale, runs, tasks)(files)
+    except StudyError as error:
+        print(f"token_drop_study: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -53,6 +53,10 @@ class TokenDropMaskedLMConfig(cfg.TaskConfig):
     # Build a sample corpus, vocabulary and TFRecords under model_dir/data
     # when the input paths are empty (the demo).
     sample_data: bool = False
+    # Fixes initialisation, dropout, random keep and the training data
+    # order (shuffle and dynamic masking), so two runs with one seed take
+    # the same steps. None: unseeded (the reference's behaviour).
+    seed: Optional[int] = None
 
 
 def _optimization(learning_rate, train_steps, warmup_steps):

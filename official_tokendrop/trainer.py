@@ -52,6 +52,8 @@ class Trainer:
         keras.mixed_precision.set_global_policy(
             mixed_precision_policy(params.runtime.mixed_precision_dtype)
         )
+        if self.task.config.seed is not None:
+            keras.utils.set_random_seed(self.task.config.seed)
         with strategy.scope():
             self.model = self.task.build_model()
             variables = self.model.optimized_variables()
@@ -143,7 +145,10 @@ class Trainer:
         if self.step >= total:
             _log(f"model_dir is already trained to step {self.step} (train_steps={total}); nothing to do")
             return {}
-        iterator = iter(self._distributed(self.task.config.train_data, seed=self.step))
+        # A resumed run reshuffles from its step, so it does not replay the
+        # batches it has already seen; the task seed separates experiments.
+        data_seed = self.step + 1_000_003 * (self.task.config.seed or 0)
+        iterator = iter(self._distributed(self.task.config.train_data, seed=data_seed))
 
         batch = self.task.config.train_data.global_batch_size
         seq_length = self.task.config.train_data.seq_length
