@@ -5,10 +5,12 @@
 writes a keras-hub preset directory (backbone config and weights, the
 WordPiece vocabulary as the tokenizer asset, and the masked-LM task) that
 `keras_hub.models.BertBackbone.from_preset`, `BertTextClassifier.from_preset`
-and `BertMaskedLM.from_preset` load offline.
+and `BertMaskedLM.from_preset` load offline. `--format=transformers` writes
+a Hugging Face BERT directory instead (`transformers_export.py`).
 """
 
 import os
+import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -74,8 +76,39 @@ def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=Tr
     return masked_lm
 
 
-def export_preset(model_dir, output, vocab_file=None, lowercase=True):
-    """Writes the keras-hub preset of the latest checkpoint in `model_dir`."""
+def _checkpoint_model_variables(checkpoint):
+    """Number of model weights a trainer checkpoint holds.
+
+    Counts the variables reachable from the checkpoint's `model` node,
+    leaving out the optimizer (a compiled model points at it too).
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(checkpoint).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    root = graph.nodes[0]
+    (model,) = [c.node_id for c in root.children if c.local_name == "model"]
+    seen, stack = set(), [model]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(c.node_id for c in graph.nodes[node].children
+                         if c.local_name not in ("optimizer", "_compiled_trainable_state"))
+    return sum(
+        1 for node in seen
+        if any(a.name == "VARIABLE_VALUE" for a in graph.nodes[node].attributes)
+    )
+
+
+def restore_pretrainer(model_dir, vocab_file=None):
+    """The pretrainer of `model_dir`'s latest checkpoint, every weight restored.
+
+    Returns (pretrainer, params, vocab_file, checkpoint path). A checkpoint
+    whose model differs from params.yaml's (more or fewer weights, other
+    shapes) is refused: a partial restore would ship a wrong model.
+    """
     import tensorflow as tf
     from official.core import exp_factory
     from official.modeling import hyperparams
@@ -98,28 +131,62 @@ def export_preset(model_dir, output, vocab_file=None, lowercase=True):
     task = PretrainingTask(params)
     task.check_vocabulary(vocab_file)
     pretrainer = task.build_model()
-    tf.train.Checkpoint(model=pretrainer).restore(checkpoint).expect_partial()
-    masked_lm = to_keras_hub_masked_lm(
-        pretrainer, vocab_file, params.task.train_data.seq_length, lowercase
+    mismatch = (
+        f"{checkpoint} does not match the model of {params_file}"
     )
-    masked_lm.save_to_preset(output)
+    try:
+        status = tf.train.Checkpoint(model=pretrainer).restore(checkpoint)
+        status.expect_partial()  # the optimizer's slots are not exported
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        raise ValueError(f"{mismatch}: {str(error).splitlines()[0]}") from None
+    stored, built = _checkpoint_model_variables(checkpoint), len(pretrainer.weights)
+    if stored != built:
+        raise ValueError(f"{mismatch}: it holds {stored} model weights, the config builds {built}.")
+    return pretrainer, params, vocab_file, checkpoint
+
+
+FORMATS = ("keras_hub", "transformers")
+
+
+def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub", overwrite=False):
+    """Writes `model_dir`'s latest checkpoint to `output` in `format`."""
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}.")
+    if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
+        if not overwrite:
+            raise FileExistsError(f"{output} already exists; pass --overwrite to replace it.")
+    pretrainer, params, vocab_file, checkpoint = restore_pretrainer(model_dir, vocab_file)
+    sequence_length = params.task.train_data.seq_length
+    if os.path.exists(output):
+        shutil.rmtree(output)
+    if format == "transformers":
+        from official_tokendrop.transformers_export import write_transformers
+
+        write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase)
+    else:
+        to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase).save_to_preset(output)
     return checkpoint
 
 
 FLAGS = flags.FLAGS
 
 
-@one_line_errors("export")
+@one_line_errors("export", (FileExistsError,))
 def main(argv):
     del argv
-    checkpoint = export_preset(FLAGS.model_dir, FLAGS.output, FLAGS.vocab_file, FLAGS.do_lower_case)
-    print(f"exported {checkpoint} -> {FLAGS.output}", file=sys.stderr)
+    checkpoint = export(FLAGS.model_dir, FLAGS.output, FLAGS.vocab_file, FLAGS.do_lower_case,
+                        FLAGS.format, FLAGS.overwrite)
+    print(f"exported {checkpoint} -> {FLAGS.output} ({FLAGS.format})", file=sys.stderr)
 
 
 if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "Training model_dir (params.yaml + checkpoints).")
-    flags.DEFINE_string("output", None, "Preset directory to write.")
+    flags.DEFINE_string("output", None, "Directory to write.")
     flags.DEFINE_string("vocab_file", None, "Vocabulary (default: task.vocab_file).")
     flags.DEFINE_bool("do_lower_case", True, "Tokenizer lower-cases (uncased vocabulary).")
+    flags.DEFINE_enum("format", "keras_hub", FORMATS,
+                      "keras_hub: a keras-hub preset; transformers: a Hugging Face BERT directory.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing, non-empty --output.")
     flags.mark_flags_as_required(["model_dir", "output"])
     app.run(lambda argv: sys.exit(main(argv)))

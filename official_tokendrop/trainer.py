@@ -17,6 +17,8 @@ import time
 import tensorflow as tf
 
 from official_tokendrop import optimization
+from official_tokendrop.flops import encoder_step_flops
+from official_tokendrop.progress import Eta, format_duration
 from official_tokendrop.task import PretrainingTask, mixed_precision_policy
 
 
@@ -155,6 +157,9 @@ class Trainer:
         encoder = self.model.encoder
         kept = encoder.token_selection.num_kept / seq_length if encoder.dropping else 1.0
         start, logs = time.time(), {}
+        eta = Eta(total)
+        eta.update(self.step)
+        first_step = self.step
         boundaries = [trainer.steps_per_loop, trainer.summary_interval, trainer.checkpoint_interval]
         if evaluate:
             boundaries.append(trainer.validation_interval)
@@ -177,11 +182,13 @@ class Trainer:
             logs["learning_rate"] = float(self.optimizer.learning_rate)
             logs["examples_per_second"] = steps * batch / elapsed
             logs["kept_token_fraction"] = kept
+            eta.update(step)
             if step % (trainer.summary_interval or 1) == 0 or step == total:
                 _log(
                     f"step {step}/{total} | loss {logs['loss']:.4f} | mlm_acc "
                     f"{logs['mlm_accuracy']:.4f} | lr {logs['learning_rate']:.3g} | "
-                    f"{logs['examples_per_second']:.1f} ex/s | kept {kept:.2f}"
+                    f"{logs['examples_per_second']:.1f} ex/s | kept {kept:.2f} | "
+                    f"{eta.describe()}"
                 )
                 self._summary("train", logs)
                 self._reset_metrics()
@@ -190,6 +197,17 @@ class Trainer:
             if evaluate and (step % trainer.validation_interval == 0 or step == total):
                 self.evaluate()
         logs["wall_seconds"] = time.time() - start
+        step_flops = encoder_step_flops(
+            encoder, seq_length, self.task.config.train_data.max_predictions_per_seq, batch
+        ).training_step
+        logs["steps_this_run"] = self.step - first_step
+        logs["train_flops"] = float(step_flops * logs["steps_this_run"])
+        logs["total_flops"] = float(step_flops * self.step)
+        _log(
+            f"trained steps {first_step}-{self.step} in {format_duration(logs['wall_seconds'])} "
+            f"({format_duration(self.train_seconds)} in steps), {logs['train_flops']:.3g} FLOPs; "
+            f"the model_dir's {self.step} steps: {logs['total_flops']:.3g} FLOPs (FLOP model)"
+        )
         return logs
 
     def evaluate(self):

@@ -140,3 +140,29 @@ def tiny_params(data, **kwargs):
     params = exp_factory.get_exp_config("token_drop_bert/demo")
     params.override(tiny_overrides(data, **kwargs), is_strict=True)
     return params
+
+
+@pytest.fixture(scope="session")
+def pretrained(demo_data, tmp_path_factory):
+    """A model_dir trained 20 steps on the demo data, and its params."""
+    from official_tokendrop import train
+
+    model_dir = str(tmp_path_factory.mktemp("pretrain"))
+    params = tiny_params(demo_data, train_steps=20)
+    train.run(params, model_dir, "train")
+    return model_dir, params
+
+
+@pytest.fixture(scope="session")
+def exported(pretrained, tmp_path_factory):
+    """(keras-hub preset, the restored pretrainer, one validation batch)."""
+    from official_tokendrop.export import export
+    from official_tokendrop.task import PretrainingTask
+
+    model_dir, params = pretrained
+    preset = str(tmp_path_factory.mktemp("preset"))
+    export(model_dir, preset)
+    pretrainer = PretrainingTask(params).build_model()
+    tf.train.Checkpoint(model=pretrainer).restore(tf.train.latest_checkpoint(model_dir)).expect_partial()
+    batch = next(iter(PretrainingTask(params).build_inputs(params.task.validation_data)))
+    return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}

@@ -1,4 +1,4 @@
-"""Export to a keras-hub preset and fine-tuning with model.fit."""
+"""Export to a keras-hub preset or transformers' format, and fine-tuning."""
 
 import os
 import shutil
@@ -10,23 +10,8 @@ import tensorflow as tf
 from official.modeling import hyperparams
 
 from conftest import DEMO_SEQ, tiny_params
-from official_tokendrop import train
-from official_tokendrop.export import export_preset
+from official_tokendrop.export import export
 from official_tokendrop.finetune import finetune, read_tsv
-from official_tokendrop.task import PretrainingTask
-
-
-@pytest.fixture(scope="module")
-def exported(demo_data, tmp_path_factory):
-    model_dir = str(tmp_path_factory.mktemp("pretrain"))
-    params = tiny_params(demo_data, train_steps=20)
-    train.run(params, model_dir, "train")
-    preset = str(tmp_path_factory.mktemp("preset"))
-    export_preset(model_dir, preset)
-    pretrainer = PretrainingTask(params).build_model()
-    tf.train.Checkpoint(model=pretrainer).restore(tf.train.latest_checkpoint(model_dir)).expect_partial()
-    batch = next(iter(PretrainingTask(params).build_inputs(params.task.validation_data)))
-    return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}
 
 
 def test_exported_backbone_equals_encoder_inference(exported):
@@ -110,4 +95,4 @@ def test_bad_inputs_name_the_file_and_line(exported, demo_data, tmp_path):
     no_checkpoint.mkdir()
     hyperparams.save_params_dict_to_yaml(tiny_params(demo_data), str(no_checkpoint / "params.yaml"))
     with pytest.raises(FileNotFoundError, match="holds no checkpoint"):
-        export_preset(str(no_checkpoint), str(tmp_path / "out"))
+        export(str(no_checkpoint), str(tmp_path / "out"))

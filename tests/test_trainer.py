@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from official.modeling import hyperparams
 
 from official_tokendrop import experiment_configs  # noqa: F401
 from official_tokendrop import train
+from official_tokendrop.flops import step_flops
 from official_tokendrop.trainer import Trainer, TrainingDiverged
 
 from conftest import tiny_overrides, tiny_params
@@ -27,10 +29,21 @@ def _flags_yaml(tmp_path, data, name="tiny.yaml", **kwargs):
     return str(path)
 
 
-def test_train_eval_checkpoint_then_resume(demo_data, tmp_path):
+def test_train_eval_checkpoint_then_resume(demo_data, tmp_path, capsys):
     model_dir = str(tmp_path)
-    first = train.run(tiny_params(demo_data), model_dir, "train_and_eval")
+    params = tiny_params(demo_data)
+    first = train.run(params, model_dir, "train_and_eval")
     assert first["step"] == 20
+    # Progress lines carry the elapsed time and an estimate of the time left;
+    # the summary the run's FLOPs (FLOP model, by hand from the config).
+    err = capsys.readouterr().err
+    assert re.search(r"^step 20/20 \| .* \| kept 0\.\d+ \| elapsed \d+s \| ETA 0s$", err, re.M), err
+    e, data = params.task.model.encoder.any, params.task.train_data
+    per_step = step_flops(e.hidden_size, e.num_layers, e.intermediate_size, data.seq_length, e.vocab_size,
+                          data.max_predictions_per_seq, data.global_batch_size,
+                          keep_k=e.token_keep_k).training_step
+    assert first["train"]["total_flops"] == first["train"]["train_flops"] == 20 * per_step
+    assert f"the model_dir's 20 steps: {20 * per_step:.3g} FLOPs" in err
     assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-20")
     names = dict(tf.train.list_variables(model_dir))
     assert "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE" in names

@@ -30,6 +30,7 @@ from official_tokendrop.data import documents as documents_lib
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.data import features, masking, sequences
 from official_tokendrop.data.vocabulary import load_vocabulary
+from official_tokendrop.progress import Eta
 
 CONFIG_FILE = "dataset_config.json"
 _BATCH = 4096
@@ -86,10 +87,12 @@ class _Progress:
     def elapsed(self):
         return time.time() - self.start
 
-    def __call__(self, message, force=False):
+    def __call__(self, message, force=False, eta=None):
         now = time.time()
         if force or now - self.last >= self.every:
             self.last = now
+            if eta is not None:
+                message = f"{message} | {eta.describe()}"
             print(f"[{now - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
@@ -134,14 +137,18 @@ def _tokenize(documents, vocab, lowercase, progress):
         .prefetch(2)
     )
     ids, tokens, done = [], 0, 0
+    eta = Eta(len(flat_sentences))
+    eta.update(0)
     for ragged in batches:
         flat = ragged.flat_values.numpy().astype(np.int32)
         ids.extend(np.split(flat, ragged.row_splits.numpy()[1:-1]))
         tokens += flat.size
         done += int(ragged.nrows())
+        eta.update(done)
         progress(
-            f"tokenized {done:,} sentences, {tokens:,} tokens "
-            f"({tokens / progress.elapsed():,.0f} tokens/s)"
+            f"tokenized {done:,}/{len(flat_sentences):,} sentences, {tokens:,} tokens "
+            f"({tokens / progress.elapsed():,.0f} tokens/s)",
+            eta=eta,
         )
     tokenized, offset = [], 0
     for document in documents:
@@ -189,6 +196,8 @@ def _mask(arrays, vocab, options, progress):
     )
     parts = []
     total = len(arrays["input_word_ids"])
+    eta = Eta(total)
+    eta.update(0)
     for index, start in enumerate(range(0, total, _BATCH)):
         end = start + _BATCH
         out = mask_fn(
@@ -197,7 +206,8 @@ def _mask(arrays, vocab, options, progress):
             tf.constant([options.random_seed, index], tf.int64),
         )
         parts.append({k: v.numpy() for k, v in out.items()})
-        progress(f"masked {min(end, total):,}/{total:,} sequences")
+        eta.update(min(end, total))
+        progress(f"masked {min(end, total):,}/{total:,} sequences", eta=eta)
     masked = dict(arrays)
     for key in parts[0] if parts else ():
         masked[key] = np.concatenate([p[key] for p in parts])
@@ -207,6 +217,8 @@ def _mask(arrays, vocab, options, progress):
 def _write_shards(arrays, output_dir, options, progress):
     names, written = [], 0
     total = len(arrays["input_word_ids"])
+    eta = Eta(total)
+    eta.update(0)
     for index in range(options.num_shards):
         name = shard_name(index, options.num_shards)
         names.append(name)
@@ -222,9 +234,11 @@ def _write_shards(arrays, output_dir, options, progress):
                 for record in features.serialize_examples(batch, options.use_v2_feature_names):
                     writer.write(record)
                 written += len(batch["input_word_ids"])
+                eta.update(written)
                 progress(
                     f"wrote {written:,}/{total:,} sequences "
-                    f"({written / progress.elapsed():,.0f} sequences/s overall)"
+                    f"({written / progress.elapsed():,.0f} sequences/s overall)",
+                    eta=eta,
                 )
         tf.io.gfile.rename(tmp, path, overwrite=True)
     return names
