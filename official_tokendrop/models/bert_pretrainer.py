@@ -58,10 +58,19 @@ class BertPretrainer(keras.Model):
 
     Metrics: `loss`, `mlm_loss`, `mlm_accuracy` (weighted), and
     `next_sentence_accuracy` when enabled.
+
+    `dtype` (e.g. `"mixed_bfloat16"`) is the heads' dtype policy; give the
+    encoder the same one. Losses, metrics and the importance table are
+    computed in float32 whatever it is.
     """
 
-    def __init__(self, encoder, next_sentence=False, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, encoder, next_sentence=False, dtype=None, **kwargs):
+        # The pretrainer holds no weights of its own and stays float32:
+        # a mixed policy here would open an autocast scope around the heads,
+        # and keras-hub's MaskedLMHead (autocast=False) would then add its
+        # float32 bias to bf16 logits. The heads carry `dtype` instead.
+        kwargs.pop("dtype", None)
+        super().__init__(dtype="float32", **kwargs)
         self.encoder = encoder
         self.next_sentence = bool(next_sentence)
         self.masked_lm_head = MaskedLMHead(
@@ -70,6 +79,7 @@ class BertPretrainer(keras.Model):
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=encoder.initializer_range
             ),
+            dtype=dtype,
             name="mlm_head",
         )
         self.masked_lm_head.build((None, None, encoder.hidden_size))
@@ -80,6 +90,7 @@ class BertPretrainer(keras.Model):
                 kernel_initializer=keras.initializers.TruncatedNormal(
                     stddev=encoder.initializer_range
                 ),
+                dtype=dtype,
                 name="next_sentence",
             )
             self.next_sentence_head.build((None, encoder.hidden_size))
@@ -357,6 +368,7 @@ class BertPretrainer(keras.Model):
             {
                 "encoder": keras.saving.serialize_keras_object(self.encoder),
                 "next_sentence": self.next_sentence,
+                "dtype": keras.dtype_policies.serialize(self.masked_lm_head.dtype_policy),
             }
         )
         return config

@@ -57,6 +57,10 @@ class TokenDropBertEncoder(keras.Model):
         first_drop_layer, last_drop_layer: 0-based bounds (inclusive) of the
             dropping layers. Default: `num_layers // 2 - 1` and
             `num_layers - 2`, the paper's schedule.
+        dtype: dtype policy of the embeddings and blocks, e.g.
+            `"mixed_bfloat16"` (bf16 compute, float32 weights); None
+            follows Keras' global policy. The importance table and the
+            token ranking always stay float32.
 
     Inputs: dict of int32 [B, S] `input_word_ids`, `input_mask`,
     `input_type_ids`.
@@ -86,9 +90,10 @@ class TokenDropBertEncoder(keras.Model):
         token_deny_list=(0,),
         first_drop_layer=None,
         last_drop_layer=None,
+        dtype=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(dtype=dtype, **kwargs)
         dropping = token_keep_k is not None
         if dropping:
             if num_layers < 3:
@@ -128,24 +133,24 @@ class TokenDropBertEncoder(keras.Model):
             input_dim=vocab_size,
             output_dim=hidden_size,
             embeddings_initializer=initializer(),
-            name="token_embedding",
+            name="token_embedding", dtype=dtype,
         )
         self.position_embedding = PositionEmbedding(
             sequence_length=max_sequence_length,
             initializer=initializer(),
-            name="position_embedding",
+            name="position_embedding", dtype=dtype,
         )
         self.segment_embedding = keras.layers.Embedding(
             input_dim=type_vocab_size,
             output_dim=hidden_size,
             embeddings_initializer=initializer(),
-            name="segment_embedding",
+            name="segment_embedding", dtype=dtype,
         )
         self.embeddings_layer_norm = keras.layers.LayerNormalization(
-            epsilon=1e-12, name="embeddings_layer_norm"
+            epsilon=1e-12, name="embeddings_layer_norm", dtype=dtype
         )
         self.embeddings_dropout = keras.layers.Dropout(
-            output_dropout, name="embeddings_dropout"
+            output_dropout, name="embeddings_dropout", dtype=dtype
         )
         self.transformer_layers = [
             TransformerBlock(
@@ -156,7 +161,7 @@ class TokenDropBertEncoder(keras.Model):
                 attention_dropout=attention_dropout,
                 layer_norm_epsilon=1e-12,
                 kernel_initializer=initializer(),
-                name=f"transformer_layer_{i}",
+                name=f"transformer_layer_{i}", dtype=dtype,
             )
             for i in range(num_layers)
         ]
@@ -168,7 +173,7 @@ class TokenDropBertEncoder(keras.Model):
             hidden_size,
             activation="tanh",
             kernel_initializer=initializer(),
-            name="pooled_dense",
+            name="pooled_dense", dtype=dtype,
         )
         self.token_importance = None
         if dropping:
@@ -178,13 +183,14 @@ class TokenDropBertEncoder(keras.Model):
                 beta=token_loss_beta,
                 allow_list=token_allow_list,
                 deny_list=token_deny_list,
+                dtype="float32",  # the running averages and ranking need float32
                 name="token_importance",
             )
             self.token_selection = TokenSelection(
-                token_keep_k, token_random_keep_k, name="token_selection"
+                token_keep_k, token_random_keep_k, dtype="float32", name="token_selection"
             )
-            self.split_tokens = SplitTokens(name="split_tokens")
-            self.merge_tokens = MergeTokens(name="merge_tokens")
+            self.split_tokens = SplitTokens(dtype=dtype, name="split_tokens")
+            self.merge_tokens = MergeTokens(dtype=dtype, name="merge_tokens")
 
         # === Config ===
         self.vocab_size = vocab_size
