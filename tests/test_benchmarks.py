@@ -44,3 +44,20 @@ def test_matmul_shapes_ceiling_runs():
     share = int(re.search(r"= (\d+)% of the peak", result.stdout).group(1))
     assert 0 < share <= 120, result.stdout
     assert len(re.findall(r"GFLOP/s \(\d+% of peak\)", result.stdout)) == 7
+
+
+def test_step_time_profile_under_jax_lists_top_ops():
+    result = subprocess.run(
+        [sys.executable, "experiments/benchmarks/step_time.py", "--preset=tiny", "--steps=1",
+         "--rounds=1", "--profile", "--dropout=0",
+         "--contenders=ours_baseline,ours_token_drop,keras_hub_bert"],
+        capture_output=True, text=True, env={**ENV, "KERAS_BACKEND": "jax"}, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for name in ("ours_baseline", "ours_token_drop", "keras_hub_bert"):
+        section = out.split(f"top ops of one {name} step")[1].split("top ops of one")[0]
+        shares = [float(s) for s in re.findall(r"ms\s+(\d+\.\d)%", section)]
+        # The top ops, largest first, each a share of the step's traced time.
+        assert 3 <= len(shares) <= 8 and shares == sorted(shares, reverse=True), section
+        assert 0 < sum(shares) <= 100.1

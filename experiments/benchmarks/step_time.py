@@ -13,7 +13,12 @@ and the ratio to our baseline. Contenders:
 
 With `--memory`, each contender also runs alone in a fresh process and
 its peak memory is printed: resident memory on a CPU, the accelerator's
-peak allocation under JAX on a GPU.
+peak allocation under JAX on a GPU. With `--profile` (JAX), one step of
+each contender is traced with `jax.profiler` and the ops that took the
+most device time are listed with their share, to explain a gap instead of
+guessing. `--dropout` sets every dropout rate of every contender (0
+lets Keras' attention use the fused `ops.dot_product_attention`; keras-hub
+has a single rate for attention and outputs).
 
 The Keras 3 contenders run on whatever `KERAS_BACKEND` selects; Model
 Garden's needs TensorFlow and is left out on other backends.
@@ -38,6 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 PRESETS = {
     "base": dict(hidden=768, layers=12, heads=12, inner=3072, batch=2),
     "small": dict(hidden=256, layers=12, heads=4, inner=1024, batch=8),
+    "tiny": dict(hidden=64, layers=4, heads=2, inner=128, batch=2),  # smoke tests
 }
 SEQ, KEEP, PREDICTIONS, VOCAB = 512, 256, 76, 30522
 CONTENDERS = ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert")
@@ -66,7 +72,7 @@ def _batch(dims):
     )
 
 
-def _ours(dims, keep):
+def _ours(dims, keep, dropout):
     import keras
 
     from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
@@ -75,6 +81,7 @@ def _ours(dims, keep):
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
         num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
         token_keep_k=keep, token_allow_list=(1, 2, 3, 4), token_deny_list=(0,),
+        output_dropout=dropout, attention_dropout=dropout,
     )
     model = BertPretrainer(encoder)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=True)
@@ -82,13 +89,14 @@ def _ours(dims, keep):
     return lambda: model.train_on_batch(batch)
 
 
-def _keras_hub(dims):
+def _keras_hub(dims, dropout):
     import keras
     import keras_hub
 
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=VOCAB, num_layers=dims["layers"], num_heads=dims["heads"],
         hidden_dim=dims["hidden"], intermediate_dim=dims["inner"], max_sequence_length=SEQ,
+        dropout=dropout,
     )
     head = keras_hub.layers.MaskedLMHead(
         token_embedding=backbone.token_embedding, intermediate_activation="gelu"
@@ -115,7 +123,7 @@ def _keras_hub(dims):
     return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
 
 
-def _model_garden(dims):
+def _model_garden(dims, dropout):
     import keras
     import tf_keras
     from official.nlp.modeling import models, networks
@@ -125,7 +133,7 @@ def _model_garden(dims):
     encoder = networks.BertEncoderV2(
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
         num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
-        type_vocab_size=2,
+        type_vocab_size=2, output_dropout=dropout, attention_dropout=dropout,
     )
     pretrainer = models.BertPretrainerV2(encoder_network=encoder)
 
@@ -148,15 +156,15 @@ def _model_garden(dims):
     return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
 
 
-def build(name, dims):
+def build(name, dims, dropout=0.1):
     if name == "ours_baseline":
-        return _ours(dims, None)
+        return _ours(dims, None, dropout)
     if name == "ours_token_drop":
-        return _ours(dims, KEEP)
+        return _ours(dims, KEEP, dropout)
     if name == "keras_hub_bert":
-        return _keras_hub(dims)
+        return _keras_hub(dims, dropout)
     if name == "model_garden_bert":
-        return _model_garden(dims)
+        return _model_garden(dims, dropout)
     raise ValueError(name)
 
 
@@ -200,6 +208,45 @@ def median_seconds(run, repeats=10):
     return statistics.median(times)
 
 
+def profile_top_ops(step, top=8):
+    """[(op, seconds, share)] of the most expensive ops in one traced step.
+
+    Reads the trace with `jax.profiler.ProfileData` (no TensorFlow or
+    TensorBoard needed). On a GPU the ops are the device plane's "XLA Ops"
+    events; on a CPU the XLA thread pool's. Ops are grouped by name with
+    the instance number dropped (`fusion.12` -> `fusion`).
+    """
+    import glob
+    import re
+    import tempfile
+
+    import jax
+    from jax.profiler import ProfileData
+
+    step()  # compiled and warm before tracing
+    with tempfile.TemporaryDirectory() as directory:
+        with jax.profiler.trace(directory):
+            step()
+        (path,) = glob.glob(os.path.join(directory, "**", "*.xplane.pb"), recursive=True)
+        profile = ProfileData.from_file(path)
+        totals = {}
+        for plane in profile.planes:
+            device = plane.name.startswith("/device:")
+            for line in plane.lines:
+                if device and line.name != "XLA Ops":
+                    continue
+                if not device and not (plane.name == "/host:CPU" and line.name.startswith("tf_XLA")):
+                    continue
+                for event in line.events:
+                    if event.name.startswith(("ThreadpoolListener", "ThunkExecutor", "end: ")):
+                        continue
+                    name = re.sub(r"\.\d+$", "", event.name)
+                    totals[name] = totals.get(name, 0.0) + event.duration_ns / 1e9
+    total = sum(totals.values()) or 1.0
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
+    return [(name, seconds, seconds / total) for name, seconds in ranked]
+
+
 def peak_memory_mib():
     """Peak accelerator allocation under JAX on a GPU, else peak RSS."""
     if _on_gpu():
@@ -219,7 +266,7 @@ def _peak_memory_of(name, args, steps):
     """Runs one contender alone in a fresh process; its peak memory in MiB."""
     out = subprocess.run(
         [sys.executable, __file__, f"--preset={args.preset}", f"--steps={steps}",
-         f"--only={name}", f"--dtype={args.dtype}"]
+         f"--only={name}", f"--dtype={args.dtype}", f"--dropout={args.dropout}"]
         + ([f"--batch={args.batch}"] if args.batch else []),
         capture_output=True, text=True, check=True,
     )
@@ -237,6 +284,10 @@ def main():
     parser.add_argument("--batch", type=int, default=None, help="override the preset's batch")
     parser.add_argument("--dtype", default="float32", choices=("float32", "mixed_bfloat16"),
                         help="Keras dtype policy of every contender")
+    parser.add_argument("--dropout", type=float, default=0.1,
+                        help="every dropout rate of every contender (0: fused attention)")
+    parser.add_argument("--profile", action="store_true",
+                        help="JAX: trace one step per contender, list its top ops")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.preset = args.preset or ("small" if args.small else "base")
@@ -248,7 +299,7 @@ def main():
     keras.config.set_dtype_policy(args.dtype)
 
     if args.only:  # child process of --memory
-        step = build(args.only, dims)
+        step = build(args.only, dims, args.dropout)
         for _ in range(args.steps + 1):
             step()
         print(json.dumps({"peak_mib": peak_memory_mib()}))
@@ -256,8 +307,11 @@ def main():
 
     names = [n for n in args.contenders.split(",")
              if _backend() == "tensorflow" or n not in TENSORFLOW_ONLY]
+    if args.profile and _backend() != "jax":
+        parser.error("--profile needs KERAS_BACKEND=jax")
     print(f"preset {args.preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, "
-          f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}")
+          f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}, "
+          f"dropout {args.dropout}")
     # Children first, while this process is still small.
     memory = {n: _peak_memory_of(n, args, 2) for n in names} if args.memory else {}
     if not args.rounds:
@@ -270,7 +324,7 @@ def main():
     steps = {}
     for name in names:
         start = time.time()
-        steps[name] = build(name, dims)
+        steps[name] = build(name, dims, args.dropout)
         steps[name]()  # compile
         print(f"built and compiled {name} in {time.time() - start:.0f}s", flush=True)
     times = {name: [] for name in names}
@@ -301,6 +355,11 @@ def main():
         measured = statistics.median(times["ours_token_drop"]) / statistics.median(times["ours_baseline"])
         print(f"measured:   token drop / baseline = {measured:.3f} "
               f"(difference {measured - flop_ratio:+.3f})")
+    if args.profile:
+        for name in names:
+            print(f"\ntop ops of one {name} step (share of traced op time):")
+            for op, seconds, share in profile_top_ops(steps[name]):
+                print(f"  {op:<48}{1000 * seconds:>9.2f} ms{share:>7.1%}")
 
 
 if __name__ == "__main__":
