@@ -76,32 +76,6 @@ def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=Tr
     return masked_lm
 
 
-def _checkpoint_model_variables(checkpoint):
-    """Number of model weights a trainer checkpoint holds.
-
-    Counts the variables reachable from the checkpoint's `model` node,
-    leaving out the optimizer (a compiled model points at it too).
-    """
-    import tensorflow as tf
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
-
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    graph.ParseFromString(tf.train.load_checkpoint(checkpoint).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
-    root = graph.nodes[0]
-    (model,) = [c.node_id for c in root.children if c.local_name == "model"]
-    seen, stack = set(), [model]
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(c.node_id for c in graph.nodes[node].children
-                         if c.local_name not in ("optimizer", "_compiled_trainable_state"))
-    return sum(
-        1 for node in seen
-        if any(a.name == "VARIABLE_VALUE" for a in graph.nodes[node].attributes)
-    )
-
-
 def restore_pretrainer(model_dir, vocab_file=None):
     """The pretrainer of `model_dir`'s latest checkpoint, every weight restored.
 
@@ -113,15 +87,12 @@ def restore_pretrainer(model_dir, vocab_file=None):
     from official.core import exp_factory
     from official.modeling import hyperparams
 
-    from official_tokendrop import experiment_configs  # noqa: F401  (registers)
+    from official_tokendrop import checkpoints, experiment_configs  # noqa: F401  (registers)
     from official_tokendrop.task import PretrainingTask
 
     params_file = os.path.join(model_dir, "params.yaml")
     if not tf.io.gfile.exists(params_file):
         raise FileNotFoundError(f"{model_dir} has no params.yaml; is it a training model_dir?")
-    checkpoint = tf.train.latest_checkpoint(model_dir)
-    if checkpoint is None:
-        raise FileNotFoundError(f"{model_dir} holds no checkpoint to export.")
     params = hyperparams.override_params_dict(
         exp_factory.get_exp_config("token_drop_bert/pretraining"), params_file, is_strict=False
     )
@@ -131,18 +102,11 @@ def restore_pretrainer(model_dir, vocab_file=None):
     task = PretrainingTask(params)
     task.check_vocabulary(vocab_file)
     pretrainer = task.build_model()
-    mismatch = (
-        f"{checkpoint} does not match the model of {params_file}"
+    checkpoint = checkpoints.restore_newest_intact(
+        tf.train.Checkpoint(model=pretrainer), model_dir, pretrainer, f"the model of {params_file}"
     )
-    try:
-        status = tf.train.Checkpoint(model=pretrainer).restore(checkpoint)
-        status.expect_partial()  # the optimizer's slots are not exported
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError) as error:
-        raise ValueError(f"{mismatch}: {str(error).splitlines()[0]}") from None
-    stored, built = _checkpoint_model_variables(checkpoint), len(pretrainer.weights)
-    if stored != built:
-        raise ValueError(f"{mismatch}: it holds {stored} model weights, the config builds {built}.")
+    if checkpoint is None:
+        raise FileNotFoundError(f"{model_dir} holds no checkpoint to export.")
     return pretrainer, params, vocab_file, checkpoint
 
 

@@ -28,12 +28,26 @@ def _check_writable(model_dir):
 
     try:
         tf.io.gfile.makedirs(model_dir)
-        probe = os.path.join(model_dir, ".write_test")
+        # One probe per process: two runs started together must not
+        # remove each other's probe.
+        probe = os.path.join(model_dir, f".write_test_{os.getpid()}")
         with tf.io.gfile.GFile(probe, "w") as f:
             f.write("ok")
         tf.io.gfile.remove(probe)
     except (tf.errors.OpError, OSError) as error:
         raise PermissionError(f"model_dir {model_dir} is not writable: {error}") from None
+
+
+def check_trainer_config(trainer):
+    """Step counts must be positive integers (checked before anything is built)."""
+    for key in ("train_steps", "steps_per_loop", "checkpoint_interval"):
+        value = getattr(trainer, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"trainer.{key} must be a positive integer; got {value!r}.")
+    for key in ("summary_interval", "validation_interval", "validation_steps"):
+        value = getattr(trainer, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"trainer.{key} must be an integer; got {value!r}.")
 
 
 def strategy_for(runtime):
@@ -77,19 +91,27 @@ def run(params, model_dir, mode, strategy=None):
     """Runs `mode` for the parsed experiment `params`; returns the results."""
     from official.core import train_utils
 
+    from official_tokendrop import checkpoints
     from official_tokendrop.trainer import Trainer
 
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {MODES}; got {mode!r}.")
+    check_trainer_config(params.trainer)
     _check_writable(model_dir)
     if params.task.sample_data:
         prepare_sample_data(params, model_dir)
     params.validate()
     params.lock()
-    train_utils.serialize_config(params, model_dir)
     strategy = strategy or strategy_for(params.runtime)
     trainer = Trainer(params, model_dir, strategy)
-    restored = trainer.restore()
+    with checkpoints.exclusive(trainer.write_dir):
+        # params.yaml is written only once the checkpoint is known to fit.
+        restored = trainer.restore()
+        train_utils.serialize_config(params, model_dir)
+        return _run_mode(trainer, params, model_dir, mode, restored)
+
+
+def _run_mode(trainer, params, model_dir, mode, restored):
     start = time.time()
     results = {}
     if mode == "eval":
@@ -128,7 +150,7 @@ def main(argv):
     from official_tokendrop.trainer import TrainingDiverged
     import tensorflow as tf
 
-    return one_line_errors("train", (TrainingDiverged, tf.errors.OpError))(_main)(argv)
+    return one_line_errors("train", (TrainingDiverged, tf.errors.OpError, RuntimeError))(_main)(argv)
 
 
 def _main(argv):

@@ -16,7 +16,7 @@ import time
 
 import tensorflow as tf
 
-from official_tokendrop import optimization
+from official_tokendrop import checkpoints, optimization
 from official_tokendrop.flops import encoder_step_flops
 from official_tokendrop.progress import Eta, format_duration
 from official_tokendrop.task import PretrainingTask, mixed_precision_policy
@@ -98,10 +98,16 @@ class Trainer:
         return int(self.optimizer.iterations.numpy())
 
     def restore(self):
-        """Restores the latest checkpoint; returns its path or None."""
-        path = self.manager.latest_checkpoint
+        """Restores the newest intact checkpoint; returns its path or None.
+
+        Never restarts a model_dir that holds checkpoints: a lost index
+        file or a corrupt newest checkpoint falls back to the newest intact
+        one (with a warning), and a checkpoint of another model is refused.
+        """
+        path = checkpoints.restore_newest_intact(
+            self.checkpoint, self.write_dir, self.model, "the configured model"
+        )
         if path:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
             _log(f"restored {path} at step {self.step}")
         return path
 

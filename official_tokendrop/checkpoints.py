@@ -1,0 +1,132 @@
+"""The checkpoints of a model_dir: which one to resume, whether it fits the
+model, and one run per model_dir at a time.
+
+A model_dir that holds checkpoints is never silently restarted: if the
+`checkpoint` index file is lost, the newest `ckpt-N` on disk is used; if
+the newest is corrupt (a truncated copy, a full disk), the newest intact
+one is, with a warning naming the bad file; if none is intact, the run
+stops naming them. A checkpoint whose model differs from the configured
+one (more or fewer weights, other shapes) is refused, never half-restored.
+"""
+
+import contextlib
+import fcntl
+import os
+import re
+import sys
+
+import tensorflow as tf
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint does not hold the configured model."""
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def candidates(directory):
+    """`ckpt-N` prefixes in `directory`, newest (largest N) first."""
+    found = []
+    for path in tf.io.gfile.glob(os.path.join(directory, "ckpt-*.index")):
+        match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(path))
+        if match:
+            found.append((int(match.group(1)), path[: -len(".index")]))
+    return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def model_weight_count(checkpoint):
+    """Number of model weights a checkpoint holds.
+
+    Counts the variables reachable from the checkpoint's `model` node,
+    leaving out the optimizer (a compiled model points at it too).
+    """
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(checkpoint).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    (model,) = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
+    seen, stack = set(), [model]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(c.node_id for c in graph.nodes[node].children
+                         if c.local_name not in ("optimizer", "_compiled_trainable_state"))
+    return sum(
+        1 for node in seen
+        if any(a.name == "VARIABLE_VALUE" for a in graph.nodes[node].attributes)
+    )
+
+
+def restore(checkpoint, path, model, what="the configured model"):
+    """Restores `path` into `checkpoint` (a `tf.train.Checkpoint` holding
+    `model`); raises `CheckpointMismatch` unless every model weight matches."""
+    mismatch = f"{path} does not match {what}"
+    try:
+        status = checkpoint.restore(path)
+        status.expect_partial()  # exporting leaves the optimizer's slots out
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        raise CheckpointMismatch(f"{mismatch}: {str(error).splitlines()[0]}") from None
+    stored, built = model_weight_count(path), len(model.weights)
+    if stored != built:
+        raise CheckpointMismatch(f"{mismatch}: it holds {stored} model weights, the model has {built}.")
+
+
+def restore_newest_intact(checkpoint, directory, model, what="the configured model"):
+    """Restores the newest intact checkpoint in `directory`; returns its path
+    or None when there is none. Corrupt ones are skipped with a warning."""
+    found = candidates(directory)
+    bad = []
+    for path in found:
+        try:
+            restore(checkpoint, path, model, what)
+        except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated file
+            bad.append(path)
+            _log(f"WARNING: checkpoint {path} is unreadable ({type(error).__name__}: "
+                 f"{str(error).splitlines()[0][:200]}); trying an older one")
+            continue
+        latest = tf.train.latest_checkpoint(directory)
+        if latest != path:
+            _log(f"WARNING: resuming from {path}; the checkpoint index named "
+                 f"{latest or 'nothing'}")
+        return path
+    if bad:
+        raise ValueError(f"every checkpoint in {directory} is unreadable: {', '.join(bad)}; "
+                         "move them away to start afresh.")
+    return None
+
+
+@contextlib.contextmanager
+def exclusive(directory):
+    """Holds `directory`'s run lock; a second run there fails at once.
+
+    An OS file lock: it dies with the process, so a crashed run leaves no
+    stale lock. Only local directories are locked (remote file systems
+    have no such locks).
+    """
+    if "://" in directory:
+        yield
+        return
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, ".run.lock")
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise RuntimeError(
+                f"{directory} is in use by another training run (pid {owner}); wait for it "
+                "to finish or choose another --model_dir."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

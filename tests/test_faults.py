@@ -1,0 +1,102 @@
+"""Faults and bad input in the trainer: nothing lost, nothing silent."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_params
+from official_tokendrop import checkpoints, train
+from official_tokendrop.checkpoints import CheckpointMismatch
+
+
+@pytest.fixture(scope="module")
+def trained_dir(demo_data, tmp_path_factory):
+    """A model_dir with ckpt-10 and ckpt-20 (read-only to the tests: copy it)."""
+    model_dir = str(tmp_path_factory.mktemp("faults") / "run")
+    train.run(tiny_params(demo_data), model_dir, "train")
+    assert [os.path.basename(p) for p in checkpoints.candidates(model_dir)] == ["ckpt-20", "ckpt-10"]
+    return model_dir
+
+
+def _copy(trained_dir, tmp_path):
+    target = str(tmp_path / "run")
+    shutil.copytree(trained_dir, target)
+    return target
+
+
+def _files(model_dir, step):
+    return sorted(tf.io.gfile.glob(os.path.join(model_dir, f"ckpt-{step}.*")))
+
+
+def test_lost_checkpoint_index_resumes_instead_of_restarting(demo_data, trained_dir, tmp_path, capsys):
+    model_dir = _copy(trained_dir, tmp_path)
+    kept = {path: open(path, "rb").read() for step in (10, 20) for path in _files(model_dir, step)}
+    os.remove(os.path.join(model_dir, "checkpoint"))
+    results = train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
+    err = capsys.readouterr().err
+    assert f"restored {os.path.join(model_dir, 'ckpt-20')} at step 20" in err
+    assert "WARNING: resuming from" in err and "the checkpoint index named nothing" in err
+    assert results["step"] == 30
+    for path, content in kept.items():  # ckpt-10 and ckpt-20 untouched
+        assert open(path, "rb").read() == content
+
+
+def test_truncated_newest_checkpoint_falls_back_with_a_warning(demo_data, trained_dir, tmp_path, capsys):
+    model_dir = _copy(trained_dir, tmp_path)
+    (data,) = [p for p in _files(model_dir, 20) if ".data-" in p]
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    results = train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
+    err = capsys.readouterr().err
+    bad = os.path.join(model_dir, "ckpt-20")
+    assert f"WARNING: checkpoint {bad} is unreadable" in err
+    assert f"restored {os.path.join(model_dir, 'ckpt-10')} at step 10" in err
+    assert results["step"] == 30
+    # Every checkpoint unreadable: one error naming them, nothing trained.
+    for step in (10, 20, 30):
+        for path in _files(model_dir, step):
+            if ".data-" in path:
+                with open(path, "r+b") as f:
+                    f.truncate(8)
+    with pytest.raises(ValueError, match=r"every checkpoint in .* is unreadable: .*ckpt-30, .*ckpt-20, .*ckpt-10"):
+        train.run(tiny_params(demo_data, train_steps=40), model_dir, "train")
+
+
+def test_other_architecture_is_refused_before_params_yaml_is_written(demo_data, trained_dir, tmp_path):
+    model_dir = _copy(trained_dir, tmp_path)
+    params_yaml = os.path.join(model_dir, "params.yaml")
+    before = open(params_yaml).read()
+    for layers in (4, 5):
+        params = tiny_params(demo_data, train_steps=30)
+        params.override({"task": {"model": {"encoder": {"any": {"num_layers": layers}}}}}, is_strict=True)
+        with pytest.raises(CheckpointMismatch, match=r"ckpt-20 does not match the configured model"):
+            train.run(params, model_dir, "train")
+        assert open(params_yaml).read() == before
+    # A wider model: other shapes, same refusal.
+    params = tiny_params(demo_data, train_steps=30)
+    params.override({"task": {"model": {"encoder": {"any": {"hidden_size": 64, "intermediate_size": 128}}}}},
+                    is_strict=True)
+    with pytest.raises(CheckpointMismatch, match="does not match the configured model"):
+        train.run(params, model_dir, "train")
+    assert open(params_yaml).read() == before
+
+
+@pytest.mark.parametrize("value", [-5, 0, "abc"])
+def test_bad_train_steps_are_refused_before_anything_is_written(demo_data, tmp_path, value):
+    params = tiny_params(demo_data)
+    params.override({"trainer": {"train_steps": value}})
+    with pytest.raises(ValueError, match=rf"trainer.train_steps must be a positive integer; got {value!r}"):
+        train.run(params, str(tmp_path / "run"), "train")
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_one_run_per_model_dir(demo_data, trained_dir, tmp_path):
+    model_dir = _copy(trained_dir, tmp_path)
+    with checkpoints.exclusive(model_dir):
+        with pytest.raises(RuntimeError, match=rf"{model_dir} is in use by another training run \(pid {os.getpid()}\)"):
+            train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
+    # Released: the next run goes ahead (a crashed run's lock dies with it).
+    assert train.run(tiny_params(demo_data, train_steps=25), model_dir, "train")["step"] == 25
