@@ -191,7 +191,6 @@ class Study:
         self.args, self.scale, self.runs, self.tasks = args, scale, runs, tasks
         self.work = args.work_dir
         self.out = os.path.join(args.results_dir, args.name)
-        self.commands = []
         self.py = sys.executable
         self.start = time.time()
         os.makedirs(self.work, exist_ok=True)
@@ -201,7 +200,10 @@ class Study:
         print(f"[{(time.time() - self.start) / 60:5.1f} min] {message}", flush=True)
 
     def run(self, command, log_name):
-        self.commands.append(" ".join(command))
+        # Kept in the work dir, so a rerun that reuses finished stages still
+        # reports every command that produced its numbers.
+        with open(os.path.join(self.work, "commands.log"), "a") as f:
+            f.write(" ".join(command) + "\n")
         log = os.path.join(self.work, log_name)
         start = time.time()
         with open(log, "w") as f:
@@ -325,9 +327,12 @@ class Study:
     # --- interleaved step-time benchmark ---
     def benchmark(self):
         path = os.path.join(self.work, "step_seconds.json")
+        names = [n for n in ("baseline", "token_drop", "small_dense") if n in self.runs]
         if os.path.exists(path):
             with open(path) as f:
-                return json.load(f)
+                cached = json.load(f)
+            if set(names) <= set(cached["step_seconds"]):
+                return cached
         import tempfile
 
         import tensorflow as tf
@@ -336,7 +341,6 @@ class Study:
         from official_tokendrop import experiment_configs  # noqa: F401  (registers)
         from official_tokendrop.trainer import Trainer
 
-        names = [n for n in ("baseline", "token_drop", "small_dense") if n in self.runs]
         steps, contenders = {}, {}
         with tempfile.TemporaryDirectory() as directory:
             for name in names:
@@ -563,8 +567,11 @@ class Report:
         }
         with open(os.path.join(st.out, "results.json"), "w") as f:
             json.dump(summary, f, indent=2)
+        log = os.path.join(st.work, "commands.log")
+        commands = open(log).read() if os.path.exists(log) else ""
         with open(os.path.join(st.out, "commands.txt"), "w") as f:
-            f.write(summary["command"] + "\n\n" + "\n".join(st.commands) + "\n")
+            f.write(f"# the study\n{summary['command']}\n\n# the stages it ran (work dir {st.work})\n"
+                    + commands)
         self.plots()
         text = self.markdown(summary)
         with open(os.path.join(st.out, "results.md"), "w") as f:

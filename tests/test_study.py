@@ -1,0 +1,132 @@
+"""The study script: its arithmetic by hand, bad input, and a tiny smoke run."""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+SCRIPT = "experiments/token_drop_study.py"
+SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+spec = importlib.util.spec_from_file_location("token_drop_study", SCRIPT)
+study = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(study)
+
+
+def test_unigram_cross_entropy_by_hand():
+    # Training labels 1, 1, 2 (a weight-0 slot of id 3 counts nothing), vocab 4:
+    # add-one smoothing gives p(1) = 3/7, p(2) = 2/7, p(3) = 1/7.
+    train_ids, train_weights = np.array([[1, 1, 2, 3]]), np.array([[1.0, 1.0, 1.0, 0.0]])
+    eval_ids, eval_weights = np.array([[1, 2, 3, 0]]), np.array([[1.0, 1.0, 1.0, 0.0]])
+    expected = -(math.log(3 / 7) + math.log(2 / 7) + math.log(1 / 7)) / 3
+    got = study.unigram_cross_entropy(train_ids, train_weights, eval_ids, eval_weights, 4)
+    assert abs(got - expected) < 1e-12
+
+
+def test_first_reach_interpolates_between_evaluations():
+    steps, losses = [100, 200, 300], [6.0, 5.0, 4.0]
+    assert study.first_reach(steps, losses, 5.5) == 150.0
+    assert study.first_reach(steps, losses, 4.0) == 300.0
+    assert study.first_reach(steps, losses, 6.5) == 100.0  # reached at the first evaluation
+    assert study.first_reach(steps, losses, 3.9) is None
+    assert study.first_reach([100, 200, 300, 400], [6.0, 4.5, 5.0, 4.0], 4.75) == 100 + 100 * (1.25 / 1.5)
+
+
+def _run(*args, timeout=900):
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+
+
+def test_bad_input_is_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad_tasks = tmp_path / "tasks"
+    bad_tasks.mkdir()
+    for split in ("train", "dev", "test"):
+        (bad_tasks / f"wn_supersense.{split}.tsv").write_text("noun.Tops\tan entity\n")
+    (bad_tasks / "wn_supersense.dev.tsv").write_text("noun.Tops\tan entity\nonly-a-label\n")
+    cases = [
+        (["--runs=baseline,tokendrop"], "--runs: unknown run 'tokendrop'"),
+        (["--runs=small_dense,baseline"], "small_dense is sized by token_drop's cost; add token_drop"),
+        (["--tasks=", f"--corpus_dir={empty}"], f"--corpus_dir {empty} holds no .txt files"),
+        (["--tasks=wn_supersense", f"--tasks_dir={bad_tasks}"],
+         f"{bad_tasks / 'wn_supersense.dev.tsv'}:2: malformed row"),
+        (["--steps=0"], "--steps must be at least 1"),
+    ]
+    for args, message in cases:
+        result = _run(f"--work_dir={tmp_path / 'work'}", f"--results_dir={tmp_path / 'results'}", *args)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("token_drop_study: error: ") and message in lines[0], lines
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="needs ../shared/data")
+def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
+    corpus, tasks = tmp_path / "corpus", tmp_path / "tasks"
+    corpus.mkdir()
+    tasks.mkdir()
+    for name in sorted(os.listdir(os.path.join(SHARED, "corpus"))):
+        with open(os.path.join(SHARED, "corpus", name), encoding="utf-8") as f:
+            (corpus / name).write_text("".join(f.readline() for _ in range(400)), encoding="utf-8")
+    for split in ("train", "dev", "test"):
+        with open(os.path.join(SHARED, "tasks", f"wn_supersense.{split}.tsv"), encoding="utf-8") as f:
+            lines = f.readlines()
+        (tasks / f"wn_supersense.{split}.tsv").write_text("".join(lines[::len(lines) // 120][:120]))
+    common = ["--name=smoke", "--scale=tiny", f"--corpus_dir={corpus}", f"--tasks_dir={tasks}",
+              f"--work_dir={tmp_path / 'work'}", f"--results_dir={tmp_path / 'results'}",
+              "--finetune_seeds=1", "--control_seeds=1", "--evaluations=2"]
+    # Every pretraining arm; then fine-tuning of two arms, reusing the rest.
+    result = _run(*common, "--tasks=")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    finetuned = ["--runs=baseline,no_pretraining", "--tasks=wn_supersense"]
+    result = _run(*common, *finetuned)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "] pretraining " not in result.stdout  # reused
+    out = tmp_path / "results" / "smoke"
+    assert sorted(os.listdir(out)) == ["commands.txt", "heldout_loss_vs_flops.png",
+                                       "heldout_loss_vs_step_seconds.png", "results.json", "results.md"]
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["runs"]) == ["baseline", "no_pretraining"]
+    for arm in ("baseline", "no_pretraining"):
+        score = results["finetune"][arm]["wn_supersense"]
+        assert 0 <= score["mean"] <= 1 and len(score["seeds"]) == 1
+    assert os.path.exists(tmp_path / "work" / "baseline" / "export" / "config.json")
+    commands = (tmp_path / "work" / "commands.log").read_text()
+    assert commands.count("official_tokendrop.finetune") == 2
+    assert commands.count("official_tokendrop.train") == 4
+    assert commands in (out / "commands.txt").read_text()
+
+    # Every arm again, fine-tuning left out: all reused, the numbers checked.
+    result = _run(*common, "--tasks=")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "work" / "commands.log").read_text() == commands  # nothing ran
+    results = json.loads((out / "results.json").read_text())
+    runs, seconds = results["runs"], results["benchmark"]["step_seconds"]
+    assert sorted(runs) == sorted(study.ARMS)
+    assert runs["baseline"]["steps"] == runs["token_drop"]["steps"] == 20
+    # The equal-cost arms run the steps whose step-seconds equal token_drop's.
+    td_cost = 20 * seconds["token_drop"]
+    assert runs["baseline_equal_cost"]["steps"] == round(td_cost / seconds["baseline"])
+    assert runs["small_dense"]["steps"] == round(td_cost / seconds["small_dense"])
+    from official_tokendrop.flops import step_flops
+
+    s = study.SCALES["tiny"]
+    vocab = results["vocab_size"]
+    for arm in study.PRETRAINED:
+        run = runs[arm]
+        keep = s.seq // 2 if arm == "token_drop" else None
+        layers = results["small_dense_layers"] if arm == "small_dense" else s.layers
+        per_step = step_flops(s.hidden, layers, s.inner, s.seq, vocab, s.predictions, s.batch, keep_k=keep)
+        assert run["flops"] == run["steps"] * per_step.training_step
+        assert run["train_seconds"] == run["steps"] * run["step_seconds"]
+        assert [c[0] for c in run["curve"]][-1] == run["steps"] and len(run["curve"]) == 2
+        assert np.isfinite(run["final_heldout_loss"])
+    assert results["small_dense_layers"] < s.layers
+    assert 0 < results["unigram_heldout_loss"] < math.log(vocab) + 1
+    # The baseline reaches its own final loss no later than its last step.
+    assert runs["baseline"]["seconds_to_baseline_loss"] <= runs["baseline"]["train_seconds"] + 1e-9
