@@ -628,7 +628,7 @@ class Report:
                 ft = self.finetune.get(arm, {}).get(task)
                 cells.append("-" if ft is None else f"{ft['mean']:.3f} ± {ft['std']:.3f} ({len(ft['seeds'])})")
             lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
         ratios = summary["to_baseline_loss_vs_baseline"]
         for arm in ("token_drop", "baseline_equal_cost", "small_dense"):
             if arm in self.runs:
@@ -656,6 +656,43 @@ class Report:
         lines += ["", "Every number: results.json. Commands: commands.txt. Plots: "
                   "heldout_loss_vs_step_seconds.png, heldout_loss_vs_flops.png.", ""]
         return "\n".join(lines)
+
+
+    def goals(self, summary):
+        """One line per goal of the study, met or missed, with the numbers."""
+        def verdict(ok):
+            return "met" if ok else "missed"
+
+        lines, runs = [], self.runs
+        base = runs.get("baseline")
+        if base:
+            below = self.unigram - base["final_heldout_loss"]
+            lines.append(f"- baseline {below:.3f} nats below the unigram predictor (goal >= 1.0): "
+                         f"{verdict(below >= 1.0)}.")
+        r = summary["to_baseline_loss_vs_baseline"].get("token_drop")
+        if "token_drop" in runs:
+            lines.append("- token_drop to the baseline's final loss (goal <= 0.80 of its step-seconds and "
+                         "FLOPs): " + ("never reached: missed." if r is None else
+                                       f"{r['seconds']:.3f} and {r['flops']:.3f}: "
+                                       f"{verdict(r['seconds'] <= 0.8)} / {verdict(r['flops'] <= 0.8)}."))
+        benefit, kept = summary["pretraining_benefit"], summary["benefit_kept_vs_baseline"]
+        for task in self.study.tasks:
+            gain = benefit.get("baseline", {}).get(task)
+            if gain is None:
+                continue
+            line = f"- {task}: baseline's pretraining benefit {100 * gain:+.1f} points (goal >= 5 on one task)"
+            share = kept.get("token_drop", {}).get(task)
+            if share is not None and gain >= 0.05:
+                line += f"; token_drop keeps {share:.0%} of it (goal >= 90%): {verdict(share >= 0.9)}"
+            lines.append(line + ".")
+        if "token_drop" in runs:
+            for control in ("baseline_equal_cost", "small_dense"):
+                if control in runs:
+                    ours, theirs = runs["token_drop"]["final_heldout_loss"], runs[control]["final_heldout_loss"]
+                    lines.append(f"- at equal step-seconds token_drop ends at {ours:.3f} vs {control} "
+                                 f"{theirs:.3f}: token_drop {'better' if ours < theirs else 'not better'} "
+                                 f"by {theirs - ours:+.3f} nats.")
+        return lines
 
 
 def _fmt(value, pattern, scale=1.0):
