@@ -250,11 +250,13 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     vocab = load_vocabulary(vocab_file)
     files = expand_input_files(input_files)
     expected = dict(dataclasses.asdict(options), vocab_sha256=vocab.sha256)
-    _check_output_dir(output_dir, expected)
 
     progress = _Progress()
     documents, report = documents_lib.read_documents(files)
     progress(f"read {report.summary()}", force=True)
+    # Only input that reads as text claims the output directory: a refused
+    # input leaves no dataset_config.json that would block the next try.
+    _check_output_dir(output_dir, expected)
     tokenized, num_tokens = _tokenize(documents, vocab, options.do_lower_case, progress)
     if not tokenized:
         raise ValueError(f"{files} yield no tokens.")

@@ -34,6 +34,26 @@ class ReadReport:
         return text
 
 
+def check_text_file(path, probe_bytes=8000):
+    """Refuses a file that is not text, naming it: a NUL byte in its first
+    `probe_bytes` (git's test for binary files) or more than half of its
+    lines not UTF-8. Silent junk input would train on garbage."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        head = f.read(probe_bytes)
+        if b"\x00" in head:
+            raise ValueError(f"Input {path} is a binary file, not UTF-8 text.")
+        f.seek(0)
+        lines = bad = 0
+        for raw in f:
+            lines += 1
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                bad += 1
+    if lines and bad * 2 > lines:
+        raise ValueError(f"Input {path} is not UTF-8 text: {bad} of {lines} lines do not decode.")
+
+
 def read_documents(paths):
     """Returns `(documents, report)`; a document is a list of sentences."""
     report = ReadReport()
@@ -41,6 +61,7 @@ def read_documents(paths):
     for path in paths:
         if tf.io.gfile.isdir(path):
             raise IsADirectoryError(f"Input {path} is a directory, not a text file.")
+        check_text_file(path)
         report.files += 1
         found_text = False
         with tf.io.gfile.GFile(path, "rb") as f:

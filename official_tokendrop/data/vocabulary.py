@@ -12,6 +12,8 @@ import time
 
 from absl import app, flags, logging
 
+from official_tokendrop.cli import one_line_errors
+
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
 
@@ -79,6 +81,14 @@ def load_vocabulary(path):
     tokens = tuple(t for t in tokens if t)
     if not tokens:
         raise ValueError(f"Vocabulary file {path} is empty.")
+    seen = {}
+    for number, token in enumerate(tokens, start=1):
+        if token in seen:
+            raise ValueError(
+                f"Vocabulary file {path} lists {token!r} twice (entries {seen[token]} and "
+                f"{number}); every token needs one id."
+            )
+        seen[token] = number
     return Vocabulary(tokens, path, hashlib.sha256(raw).hexdigest())
 
 
@@ -100,8 +110,12 @@ def build_vocabulary(
     import keras_hub
     import tensorflow as tf
 
+    from official_tokendrop.data.documents import check_text_file
+    from official_tokendrop.data.file_patterns import expand_input_files
+
     lines = []
-    for path in input_files:
+    for path in expand_input_files(input_files):
+        check_text_file(path)
         with open(path, encoding="utf-8", errors="replace") as f:
             lines.extend(line.strip() for line in f if line.strip())
         if max_lines and len(lines) >= max_lines:
@@ -129,6 +143,7 @@ def build_vocabulary(
 FLAGS = flags.FLAGS
 
 
+@one_line_errors("vocabulary")
 def main(argv):
     del argv
     vocab = build_vocabulary(
@@ -142,10 +157,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.DEFINE_list("input_files", None, "Text files (comma-separated).")
+    flags.DEFINE_list("input_files", None, "Text files or globs (comma-separated).")
     flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.")
     flags.DEFINE_string("output_file", None, "Where to write vocab.txt.")
     flags.DEFINE_bool("do_lower_case", True, "Uncased vocabulary.")
     flags.DEFINE_integer("max_lines", None, "Learn from at most this many lines.")
     flags.mark_flags_as_required(["input_files", "output_file"])
-    app.run(main)
+    app.run(lambda argv: sys.exit(main(argv)))

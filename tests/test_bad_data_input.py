@@ -1,0 +1,53 @@
+"""Bad input to the data tools: one line naming the file, never junk data."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from official_tokendrop.data.create_pretraining_data import convert
+from official_tokendrop.data.vocabulary import build_vocabulary, load_vocabulary
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _vocab_cli(*args):
+    return subprocess.run([sys.executable, "-m", "official_tokendrop.data.vocabulary", *args],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+
+
+def test_binary_input_is_refused(sample_vocab, tmp_path):
+    binary = tmp_path / "ls.bin"
+    shutil.copy(shutil.which("ls"), binary)
+    with pytest.raises(ValueError, match=rf"Input {binary} is a binary file, not UTF-8 text"):
+        convert([str(binary)], sample_vocab.path, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()  # nothing claims the output directory
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("caf\xe9 na\xefve\n".encode("latin-1") * 3 + b"plain line\n")
+    with pytest.raises(ValueError, match=rf"{latin} is not UTF-8 text: 3 of 4 lines do not decode"):
+        build_vocabulary([str(latin)], 100, str(tmp_path / "vocab.txt"))
+
+
+def test_duplicate_vocabulary_entries_are_named(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nof\nthe\n")
+    with pytest.raises(ValueError, match=r"lists 'the' twice \(entries 6 and 8\)"):
+        load_vocabulary(str(vocab))
+
+
+def test_vocabulary_cli_expands_globs_and_reports_one_line(sample_text, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(sample_text, corpus / "a.txt")
+    result = _vocab_cli(f"--input_files={corpus}/*.txt", "--vocab_size=300", f"--output_file={tmp_path / 'v.txt'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(load_vocabulary(str(tmp_path / "v.txt"))) > 100
+    (tmp_path / "empty.txt").write_text("\n\n")
+    for files, message in ((str(tmp_path / "missing.txt"), "matches no file"),
+                           (str(tmp_path / "empty.txt"), "No text in")):
+        result = _vocab_cli(f"--input_files={files}", f"--output_file={tmp_path / 'x.txt'}")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert lines[-1].startswith("vocabulary: error: ") and message in lines[-1], lines[-1]
