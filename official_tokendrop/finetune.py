@@ -41,7 +41,8 @@ def read_tsv(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist.")
     labels, texts, pairs, width = [], [], [], None
-    with open(path, encoding="utf-8") as f:
+    # utf-8-sig: a byte-order mark would otherwise become part of the first label.
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):
             line = line.rstrip("\n")
             if not line.strip():
@@ -54,7 +55,10 @@ def read_tsv(path):
                     f"(label, text[, text_b]); found {len(fields)}."
                 )
             width = len(fields)
-            labels.append(fields[0])
+            label = fields[0].strip()  # "pos " and "pos" are one class
+            if not label:
+                raise ValueError(f"{path}:{number}: the label is empty.")
+            labels.append(label)
             texts.append(fields[1])
             if width == 3:
                 pairs.append(fields[2])
@@ -92,6 +96,21 @@ def check_preset(preset):
         raise FileNotFoundError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
 
 
+def check_preset_fits(preset, sequence_length):
+    """The preset's vocabulary fits its embedding, and it has position
+    embeddings for `sequence_length` tokens."""
+    with open(os.path.join(preset, "config.json")) as f:
+        config = json.load(f)["config"]
+    with open(os.path.join(preset, "assets/tokenizer/vocabulary.txt"), encoding="utf-8") as f:
+        tokens = sum(1 for line in f if line.strip())
+    if tokens > config["vocabulary_size"]:
+        raise ValueError(f"Preset {preset}: its vocabulary has {tokens} tokens but the model embeds "
+                         f"only {config['vocabulary_size']}; the preset is inconsistent.")
+    if sequence_length > config["max_sequence_length"]:
+        raise ValueError(f"--sequence_length={sequence_length} exceeds the preset's "
+                         f"{config['max_sequence_length']} position embeddings ({preset}).")
+
+
 def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_rate=5e-5,
              sequence_length=128, seed=0, patience=2, warmup_fraction=0.1, verbose=2):
     """Trains, early-stops on validation accuracy, scores the test split."""
@@ -107,8 +126,12 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
     if len(set(widths.values())) != 1:
         raise ValueError(f"Splits mix single sentences and pairs: {widths}.")
     names = sorted(set(splits["train"].labels))
+    if len(names) < 2:
+        raise ValueError(f"{train}: every training example has the label {names[0]!r}; "
+                         "a classifier needs at least two classes.")
     vocabulary = {label: i for i, label in enumerate(names)}
     ids = {name: label_ids(s, vocabulary) for name, s in splits.items()}
+    check_preset_fits(preset, sequence_length)
 
     keras.utils.set_random_seed(seed)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(

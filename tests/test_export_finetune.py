@@ -96,3 +96,22 @@ def test_bad_inputs_name_the_file_and_line(exported, demo_data, tmp_path):
     hyperparams.save_params_dict_to_yaml(tiny_params(demo_data), str(no_checkpoint / "params.yaml"))
     with pytest.raises(FileNotFoundError, match="holds no checkpoint"):
         export(str(no_checkpoint), str(tmp_path / "out"))
+
+
+def test_label_noise_and_inconsistent_presets_are_caught(exported, tmp_path):
+    preset, _, _ = exported
+    noisy = tmp_path / "noisy.tsv"
+    noisy.write_bytes("\ufeffpos\tgood film\npos \tgreat film\nneg\tbad film\n".encode("utf-8"))
+    assert read_tsv(str(noisy)).labels == ["pos", "pos", "neg"]  # BOM and trailing space gone
+    one_class = tmp_path / "one.tsv"
+    one_class.write_text("pos\tgood film\npos\tgreat film\n")
+    with pytest.raises(ValueError, match=r"every training example has the label 'pos'"):
+        finetune(preset, str(one_class), str(one_class), str(one_class), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=rf"--sequence_length={DEMO_SEQ + 1} exceeds the preset's {DEMO_SEQ}"):
+        finetune(preset, str(noisy), str(noisy), str(noisy), epochs=1, sequence_length=DEMO_SEQ + 1, verbose=0)
+    broken = tmp_path / "broken"
+    shutil.copytree(preset, broken)
+    vocabulary = broken / "assets" / "tokenizer" / "vocabulary.txt"
+    vocabulary.write_text(vocabulary.read_text() + "".join(f"extra{i}\n" for i in range(5000)))
+    with pytest.raises(ValueError, match=r"its vocabulary has \d+ tokens but the model embeds only"):
+        finetune(str(broken), str(noisy), str(noisy), str(noisy), epochs=1, sequence_length=DEMO_SEQ, verbose=0)
