@@ -1,5 +1,7 @@
 """Bad input to the data tools: one line naming the file, never junk data."""
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -51,3 +53,21 @@ def test_vocabulary_cli_expands_globs_and_reports_one_line(sample_text, tmp_path
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert lines[-1].startswith("vocabulary: error: ") and message in lines[-1], lines[-1]
+
+
+def test_other_corpus_with_the_same_settings_is_refused(sample_text, sample_vocab, tmp_path):
+    with open(sample_text) as f:
+        lines = f.readlines()
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("".join(lines[: len(lines) // 2]))
+    second.write_text("".join(lines[len(lines) // 2:]))
+    out = str(tmp_path / "out")
+    convert([str(first)], sample_vocab.path, out)
+    with open(os.path.join(out, "dataset_config.json")) as f:
+        (record,) = json.load(f)["inputs"]
+    assert record["name"] == "first.txt" and record["bytes"] == first.stat().st_size
+    assert record["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    shards = {name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out)}
+    with pytest.raises(ValueError, match=r"different configuration \(input files: first.txt .* != second.txt"):
+        convert([str(second)], sample_vocab.path, out)
+    assert {name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out)} == shards

@@ -16,6 +16,7 @@ temporary name and renamed when complete.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -96,6 +97,26 @@ class _Progress:
             print(f"[{now - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+def _input_record(files):
+    """Name, size and content hash of each input: a rerun over other text
+    with the same settings must not reuse the old shards."""
+    record = []
+    for path in files:
+        digest = hashlib.sha256()
+        with tf.io.gfile.GFile(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        record.append({"name": os.path.basename(path), "bytes": tf.io.gfile.stat(path).length,
+                       "sha256": digest.hexdigest()})
+    return record
+
+
+def _describe_inputs(record):
+    if not record:
+        return "not recorded"
+    return ", ".join(f"{r['name']} ({r['bytes']:,} bytes, sha256 {r['sha256'][:12]})" for r in record)
+
+
 def _check_output_dir(output_dir, expected):
     """Creates output_dir or checks that what it holds has our settings."""
     tf.io.gfile.makedirs(output_dir)
@@ -105,7 +126,11 @@ def _check_output_dir(output_dir, expected):
             found = json.load(f)
         differ = sorted(k for k in expected if found.get(k) != expected[k])
         if differ:
-            details = ", ".join(f"{k}: {found.get(k)!r} != {expected[k]!r}" for k in differ)
+            details = ", ".join(
+                f"input files: {_describe_inputs(found.get(k))} != {_describe_inputs(expected[k])}"
+                if k == "inputs" else f"{k}: {found.get(k)!r} != {expected[k]!r}"
+                for k in differ
+            )
             raise ValueError(
                 f"{output_dir} holds shards of a different configuration "
                 f"({details}); use an empty directory."
@@ -249,7 +274,7 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     options.validate()
     vocab = load_vocabulary(vocab_file)
     files = expand_input_files(input_files)
-    expected = dict(dataclasses.asdict(options), vocab_sha256=vocab.sha256)
+    expected = dict(dataclasses.asdict(options), vocab_sha256=vocab.sha256, inputs=_input_record(files))
 
     progress = _Progress()
     documents, report = documents_lib.read_documents(files)
