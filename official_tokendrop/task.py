@@ -94,6 +94,27 @@ class PretrainingTask:
             raise ValueError(f"cls_heads {unknown} are not supported; only next_sentence.")
         return BertPretrainer(encoder, next_sentence=bool(heads))
 
+    def check_batch_fits(self, name):
+        """`task.<name>` holds at least one full global batch.
+
+        Training data repeats, so a smaller file would silently put the same
+        examples into one batch several times; evaluation would run nothing.
+        Checked before training starts, by counting at most one batch of
+        records.
+        """
+        import tensorflow as tf
+
+        from official_tokendrop.data.file_patterns import expand_input_files
+
+        data = getattr(self.config, name)
+        files = expand_input_files(data.input_path)
+        found = sum(1 for _ in tf.data.TFRecordDataset(files).take(data.global_batch_size))
+        if found < data.global_batch_size:
+            raise ValueError(
+                f"task.{name} ({data.input_path}) holds {found} examples, fewer than its "
+                f"global_batch_size {data.global_batch_size}."
+            )
+
     def build_inputs(self, data, input_context=None, seed=None):
         if not data.input_path:
             raise ValueError("task data input_path is empty.")

@@ -32,6 +32,19 @@ def _is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def _corrupt_record_message(input_path, error):
+    """Names the TFRecord file that tf.data's DataLossError does not."""
+    from official_tokendrop.data.file_patterns import expand_input_files
+
+    for path in expand_input_files(input_path):
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except tf.errors.DataLossError:
+            return f"{path} is corrupt (truncated or damaged TFRecord); reconvert or remove it."
+    return f"corrupt TFRecord in {input_path}: {error.message.splitlines()[0]}"
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -153,6 +166,9 @@ class Trainer:
         if self.step >= total:
             _log(f"model_dir is already trained to step {self.step} (train_steps={total}); nothing to do")
             return {}
+        self.task.check_batch_fits("train_data")
+        if evaluate:
+            self.task.check_batch_fits("validation_data")
         # A resumed run reshuffles from its step, so it does not replay the
         # batches it has already seen; the task seed separates experiments.
         data_seed = self.step + 1_000_003 * (self.task.config.seed or 0)
@@ -175,7 +191,11 @@ class Trainer:
             step = self.step
             chunk_start = time.time()
             steps = min([b - step % b for b in boundaries] + [total - step])
-            logs = self._results(self._train_loop(iterator, tf.constant(steps)))
+            try:
+                logs = self._results(self._train_loop(iterator, tf.constant(steps)))
+            except tf.errors.DataLossError as error:
+                raise ValueError(_corrupt_record_message(
+                    self.task.config.train_data.input_path, error)) from None
             elapsed = time.time() - chunk_start
             self.train_seconds += elapsed
             step = self.step

@@ -100,3 +100,30 @@ def test_one_run_per_model_dir(demo_data, trained_dir, tmp_path):
             train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
     # Released: the next run goes ahead (a crashed run's lock dies with it).
     assert train.run(tiny_params(demo_data, train_steps=25), model_dir, "train")["step"] == 25
+
+
+def test_too_little_data_is_refused_before_training(demo_data, tmp_path):
+    params = tiny_params(demo_data)
+    params.override({"task": {"validation_data": {"global_batch_size": 100_000}}})
+    with pytest.raises(ValueError, match=r"task.validation_data .* holds \d+ examples, fewer than its "
+                                         r"global_batch_size 100000"):
+        train.run(params, str(tmp_path / "run"), "train_and_eval")
+    assert not checkpoints.candidates(str(tmp_path / "run"))  # refused before a step was trained
+    params = tiny_params(demo_data)
+    params.override({"task": {"train_data": {"global_batch_size": 100_000}}})
+    with pytest.raises(ValueError, match=r"task.train_data .* fewer than its global_batch_size 100000"):
+        train.run(params, str(tmp_path / "run2"), "train")
+
+
+def test_truncated_tfrecord_is_named(demo_data, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    files = sorted(tf.io.gfile.glob(demo_data.train_pattern))
+    for path in files:
+        shutil.copy(path, data)
+    broken = data / os.path.basename(files[-1])
+    broken.write_bytes(broken.read_bytes()[: os.path.getsize(broken) * 2 // 3])
+    params = tiny_params(demo_data, train_steps=400)
+    params.override({"task": {"train_data": {"input_path": str(data / "*")}}})
+    with pytest.raises(ValueError, match=rf"{broken} is corrupt \(truncated or damaged TFRecord\)"):
+        train.run(params, str(tmp_path / "run"), "train")
