@@ -71,3 +71,30 @@ def test_other_corpus_with_the_same_settings_is_refused(sample_text, sample_voca
     with pytest.raises(ValueError, match=r"different configuration \(input files: first.txt .* != second.txt"):
         convert([str(second)], sample_vocab.path, out)
     assert {name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out)} == shards
+
+
+def test_accents_survive_from_vocabulary_to_tfrecords(sample_text, tmp_path):
+    import keras_hub
+
+    text = tmp_path / "text.txt"
+    accented = "The café served a naïve résumé.\n"
+    with open(sample_text) as f:
+        text.write_text(f.read() + accented * 200)
+    vocab = build_vocabulary([str(text)], 1500, str(tmp_path / "vocab.txt"))
+    with open(tmp_path / "vocab.txt.json") as f:
+        assert json.load(f) == {"lowercase": True, "strip_accents": False}
+    # The converter's tokenizer (keras-hub's BertTokenizer) keeps accents too.
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=list(vocab.tokens), lowercase=True)
+    ids = [int(i) for i in tokenizer(accented.strip())]
+    assert vocab.id("[UNK]") not in ids
+    assert "café" in [vocab.tokens[i] for i in ids]
+    summary = convert([str(text)], vocab.path, str(tmp_path / "out"))
+    assert summary["unk_fraction"] < 0.01
+
+
+def test_unk_heavy_conversion_warns(sample_vocab, tmp_path, capsys):
+    text = tmp_path / "greek.txt"
+    text.write_text("Η γρήγορη καφέ αλεπού πηδάει πάνω από τον τεμπέλη σκύλο.\n" * 20)
+    summary = convert([str(text)], sample_vocab.path, str(tmp_path / "out"))
+    assert summary["unk_fraction"] > 0.5
+    assert "WARNING: " in capsys.readouterr().err

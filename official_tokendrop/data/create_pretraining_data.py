@@ -76,6 +76,9 @@ class ConversionOptions:
             )
 
 
+UNK_WARNING = 0.01  # a vocabulary learned from similar text leaves far fewer [UNK]s
+
+
 def shard_name(index, num_shards):
     return f"pretrain-{index:05d}-of-{num_shards:05d}.tfrecord"
 
@@ -285,7 +288,12 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     tokenized, num_tokens = _tokenize(documents, vocab, options.do_lower_case, progress)
     if not tokenized:
         raise ValueError(f"{files} yield no tokens.")
-    progress(f"tokenized {num_tokens:,} tokens", force=True)
+    unknown = sum(int(np.sum(sentence == vocab.id("[UNK]"))) for d in tokenized for sentence in d)
+    unk_fraction = unknown / max(num_tokens, 1)
+    progress(f"tokenized {num_tokens:,} tokens, {unk_fraction:.2%} [UNK]", force=True)
+    if unk_fraction > UNK_WARNING:
+        progress(f"WARNING: {unk_fraction:.1%} of the tokens are [UNK]: {vocab_file} does not fit "
+                 "this text (another language, casing or normalisation?)", force=True)
     rng = np.random.default_rng(options.random_seed)
     arrays = _build_sequences(tokenized, vocab, options, rng)
     if not options.dynamic_masking:
@@ -296,6 +304,7 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     real = int(arrays["input_mask"].sum())
     seconds = progress.elapsed()
     summary = {
+        "unk_fraction": unk_fraction,
         "documents": report.documents,
         "sentences": report.sentences,
         "tokens": num_tokens,

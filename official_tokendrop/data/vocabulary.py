@@ -7,6 +7,7 @@
 import dataclasses
 import functools
 import hashlib
+import json
 import sys
 import time
 
@@ -101,7 +102,11 @@ def build_vocabulary(
         input_files: text files, one sentence or line per line.
         vocab_size: target size (the learner may return fewer tokens).
         output_file: where to write the vocabulary.
-        lowercase: lower-case and strip accents (an uncased vocabulary).
+        lowercase: lower-case (an uncased vocabulary). Accents are kept,
+            as keras-hub's `BertTokenizer` keeps them when the converter
+            and the exported presets tokenize: one normalisation
+            everywhere, recorded beside the vocabulary in
+            `<output_file>.json`.
         max_lines: learn from at most this many non-empty lines.
 
     Returns:
@@ -130,9 +135,11 @@ def build_vocabulary(
         vocabulary_size=vocab_size,
         vocabulary_output_file=output_file,
         lowercase=lowercase,
-        strip_accents=lowercase,
+        strip_accents=False,
         reserved_tokens=list(SPECIAL_TOKENS),
     )
+    with open(output_file + ".json", "w") as f:
+        json.dump({"lowercase": lowercase, "strip_accents": False}, f)
     vocab = load_vocabulary(output_file)
     logging.info(
         "Wrote %d tokens to %s in %.1fs", len(vocab), output_file, time.time() - start
