@@ -492,18 +492,19 @@ class Study:
         finetune = {}
         if self.tasks:
             slices = {task: self.task_slices(task) for task in self.tasks}
-            for arm in self.runs:
-                finetune[arm] = {}
-                seeds = range(args.control_seeds if arm == "no_pretraining" else args.finetune_seeds)
-                for task in self.tasks:
+            # Task by task, so the first task's table is complete early.
+            for task in self.tasks:
+                for arm in self.runs:
+                    seeds = range(args.control_seeds if arm == "no_pretraining" else args.finetune_seeds)
                     scores = []
                     for seed in seeds:
                         preset = self.random_preset(seed) if arm == "no_pretraining" else self.export(arm)
                         result = self.finetune(arm, preset, task, slices[task], seed)
                         scores.append(result["test"]["accuracy"])
                         majority = result["majority_baseline"]
-                    finetune[arm][task] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)),
-                                           "seeds": scores, "majority_baseline": majority}
+                    finetune.setdefault(arm, {})[task] = {
+                        "mean": float(np.mean(scores)), "std": float(np.std(scores)),
+                        "seeds": scores, "majority_baseline": majority}
                     self.log(f"fine-tuned {arm} on {task}: {np.mean(scores):.3f} ± {np.std(scores):.3f}")
         if "no_pretraining" in self.runs:
             runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
