@@ -78,7 +78,7 @@ SCALES = {
     # 6 x 128: 3 of 6 layers see half the tokens, a 22% FLOP saving; see
     # BUILD_NOTES.md for why not 12 layers on this budget.
     "study": Scale(hidden=128, layers=6, heads=2, inner=512, seq=128, predictions=20, batch=32,
-                   steps=2500, learning_rate=1e-3, dropout=0.0, vocab_size=8000, vocab_lines=60000, dupe_factor=2,
+                   steps=3000, learning_rate=1e-3, dropout=0.0, vocab_size=8000, vocab_lines=60000, dupe_factor=2,
                    eval_batches=16, finetune_examples=5000, finetune_eval_examples=2000,
                    finetune_epochs=3, finetune_learning_rate=1e-3, bench_rounds=5, bench_steps=5),
     # The CI smoke run: seconds per stage.
