@@ -30,6 +30,9 @@ def test_binary_input_is_refused(sample_vocab, tmp_path):
     latin.write_bytes("caf\xe9 na\xefve\n".encode("latin-1") * 3 + b"plain line\n")
     with pytest.raises(ValueError, match=rf"{latin} is not UTF-8 text: 3 of 4 lines do not decode"):
         build_vocabulary([str(latin)], 100, str(tmp_path / "vocab.txt"))
+    with pytest.raises(ValueError, match=rf"{latin} is not UTF-8 text: 3 of 4 lines do not decode"):
+        convert([str(latin)], sample_vocab.path, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_duplicate_vocabulary_entries_are_named(tmp_path):

@@ -34,24 +34,31 @@ class ReadReport:
         return text
 
 
-def check_text_file(path, probe_bytes=8000):
-    """Refuses a file that is not text, naming it: a NUL byte in its first
-    `probe_bytes` (git's test for binary files) or more than half of its
-    lines not UTF-8. Silent junk input would train on garbage."""
+def _refuse_binary(path, probe_bytes=8000):
+    """A NUL byte in the first `probe_bytes` is git's test for binary files."""
     with tf.io.gfile.GFile(path, "rb") as f:
-        head = f.read(probe_bytes)
-        if b"\x00" in head:
+        if b"\x00" in f.read(probe_bytes):
             raise ValueError(f"Input {path} is a binary file, not UTF-8 text.")
-        f.seek(0)
-        lines = bad = 0
+
+
+def _refuse_mostly_undecodable(path, bad, lines):
+    if lines and bad * 2 > lines:
+        raise ValueError(f"Input {path} is not UTF-8 text: {bad} of {lines} lines do not decode.")
+
+
+def check_text_file(path):
+    """Refuses a file that is not text, naming it: binary, or more than half
+    of its lines not UTF-8. Silent junk input would train on garbage."""
+    _refuse_binary(path)
+    lines = bad = 0
+    with tf.io.gfile.GFile(path, "rb") as f:
         for raw in f:
             lines += 1
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
                 bad += 1
-    if lines and bad * 2 > lines:
-        raise ValueError(f"Input {path} is not UTF-8 text: {bad} of {lines} lines do not decode.")
+    _refuse_mostly_undecodable(path, bad, lines)
 
 
 def read_documents(paths):
@@ -61,9 +68,11 @@ def read_documents(paths):
     for path in paths:
         if tf.io.gfile.isdir(path):
             raise IsADirectoryError(f"Input {path} is a directory, not a text file.")
-        check_text_file(path)
+        # The same test as check_text_file, counted in this single pass.
+        _refuse_binary(path)
         report.files += 1
         found_text = False
+        lines_before, bad_before = report.lines, len(report.undecodable)
         with tf.io.gfile.GFile(path, "rb") as f:
             for number, raw in enumerate(f, start=1):
                 report.lines += 1
@@ -78,6 +87,9 @@ def read_documents(paths):
                     continue
                 found_text = True
                 documents[-1].append(line)
+        _refuse_mostly_undecodable(
+            path, len(report.undecodable) - bad_before, report.lines - lines_before
+        )
         if not found_text:
             raise ValueError(f"Input file {path} holds no text.")
         if documents[-1]:

@@ -69,7 +69,6 @@ class BertPretrainer(keras.Model):
         # a mixed policy here would open an autocast scope around the heads,
         # and keras-hub's MaskedLMHead (autocast=False) would then add its
         # float32 bias to bf16 logits. The heads carry `dtype` instead.
-        kwargs.pop("dtype", None)
         super().__init__(dtype="float32", **kwargs)
         self.encoder = encoder
         self.next_sentence = bool(next_sentence)
