@@ -44,6 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process reads TFRecor
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 ARMS = ("baseline", "token_drop", "baseline_equal_cost", "small_dense", "no_pretraining")
 PRETRAINED = ARMS[:4]
+SEEDED = ARMS[:2]  # the arms pretrained with --pretrain_seeds seeds
 TASKS = {"wn_supersense": 32, "wn_gloss_match": 48}  # task -> fine-tuning sequence length
 ALLOW, DENY = [1, 2, 3, 4], [0]  # [UNK] [CLS] [SEP] [MASK] / [PAD] of our vocabularies
 
@@ -283,14 +284,18 @@ class Study:
         layers = self.dense_layers if name == "small_dense" else s.layers
         return "bert/pretraining", layers, None, steps or s.steps
 
-    def params_override(self, name, steps):
+    def run_name(self, name, seed):
+        """Model-dir (and fine-tune) name of `name` pretrained with `seed`."""
+        return name if seed == self.args.seed else f"{name}_seed{seed}"
+
+    def params_override(self, name, steps, seed=None):
         s = self.scale
         experiment, layers, keep, steps = self.arm(name, steps)
         interval = max(1, math.ceil(steps / self.args.evaluations))
         data = {"seq_length": s.seq, "max_predictions_per_seq": s.predictions, "global_batch_size": s.batch}
         return experiment, {
             "task": {
-                "seed": self.args.seed,
+                "seed": self.args.seed if seed is None else seed,
                 "vocab_file": self.vocab,
                 "model": {"encoder": {"any": {
                     "vocab_size": self.vocab_size, "hidden_size": s.hidden, "num_layers": layers,
@@ -374,23 +379,29 @@ class Study:
         return result
 
     # --- pretraining ---
-    def pretrain(self, name, steps):
-        model_dir = os.path.join(self.work, name)
+    def pretrain(self, name, steps, seed):
+        label = self.run_name(name, seed)
+        model_dir = os.path.join(self.work, label)
         results_file = os.path.join(model_dir, "eval_results.json")
         wall_file = os.path.join(model_dir, "wall_seconds.json")
         done = os.path.exists(results_file) and json.load(open(results_file))["step"] >= steps
         if not done:
-            experiment, override = self.params_override(name, steps)
-            self.log(f"pretraining {name}: {steps} steps ({experiment})")
+            experiment, override = self.params_override(name, steps, seed)
+            self.log(f"pretraining {label}: {steps} steps ({experiment}, seed {seed})")
             wall = self.run([self.py, "-m", "official_tokendrop.train", f"--experiment={experiment}",
                              f"--params_override={json.dumps(override)}", "--mode=train_and_eval",
-                             f"--model_dir={model_dir}"], f"{name}.log")
+                             f"--model_dir={model_dir}"], f"{label}.log")
             previous = json.load(open(wall_file)) if os.path.exists(wall_file) else 0.0
             with open(wall_file, "w") as f:
                 json.dump(previous + wall, f)
         curve = eval_curve(model_dir)
-        self.log(f"{name}: held-out MLM loss {curve[-1][1]:.4f} at step {curve[-1][0]}")
-        return {"steps": steps, "curve": curve, "wall_seconds": json.load(open(wall_file))}
+        self.log(f"{label}: held-out MLM loss {curve[-1][1]:.4f} at step {curve[-1][0]}")
+        return {"steps": steps, "seed": seed, "curve": curve, "final_heldout_loss": curve[-1][1],
+                "wall_seconds": json.load(open(wall_file))}
+
+    def extra_seeds(self):
+        return [self.args.seed + k for k in range(1, self.args.pretrain_seeds)] if any(
+            r in SEEDED for r in self.runs) else []
 
     def export(self, name):
         preset = os.path.join(self.work, name, "export")
@@ -474,20 +485,25 @@ class Study:
 
         runs = {}
         for name in (r for r in self.runs if r in PRETRAINED):
-            run = self.pretrain(name, steps[name])
+            run = self.pretrain(name, steps[name], args.seed)
             per_step_flops = self.step_flops(name)
             run.update(step_seconds=seconds[name], step_flops=per_step_flops,
                        train_seconds=steps[name] * seconds[name], flops=steps[name] * per_step_flops,
-                       final_heldout_loss=run["curve"][-1][1], layers=self.arm(name)[1],
-                       keep_k=self.arm(name)[2])
+                       layers=self.arm(name)[1], keep_k=self.arm(name)[2])
             runs[name] = run
+        # Further pretraining seeds of the two main arms, after every arm's
+        # first seed so that a short budget still completes one comparison.
+        extra_seeds = self.extra_seeds()
+        for seed in extra_seeds:
+            for name in (r for r in self.runs if r in SEEDED):
+                runs[name].setdefault("other_seeds", {})[str(seed)] = self.pretrain(name, steps[name], seed)
         if "baseline" in runs:
-            target = runs["baseline"]["final_heldout_loss"]
             for run in runs.values():
-                step = first_reach([c[0] for c in run["curve"]], [c[1] for c in run["curve"]], target)
-                run["steps_to_baseline_loss"] = step
-                run["seconds_to_baseline_loss"] = None if step is None else step * run["step_seconds"]
-                run["flops_to_baseline_loss"] = None if step is None else step * run["step_flops"]
+                reach_baseline(run, runs["baseline"], run)
+            for seed in map(str, extra_seeds):
+                for run in runs.values():
+                    if seed in run.get("other_seeds", {}):
+                        reach_baseline(run["other_seeds"][seed], runs["baseline"]["other_seeds"][seed], run)
 
         finetune = {}
         if self.tasks:
@@ -495,23 +511,41 @@ class Study:
             # Task by task, so the first task's table is complete early.
             for task in self.tasks:
                 for arm in self.runs:
-                    seeds = range(args.control_seeds if arm == "no_pretraining" else args.finetune_seeds)
-                    scores = []
-                    for seed in seeds:
-                        preset = self.random_preset(seed) if arm == "no_pretraining" else self.export(arm)
-                        result = self.finetune(arm, preset, task, slices[task], seed)
-                        scores.append(result["test"]["accuracy"])
-                        majority = result["majority_baseline"]
+                    # no_pretraining: one random initialisation per seed; the
+                    # pretrained arms: every pretraining seed x fine-tuning seed.
+                    by_model = {}
+                    if arm == "no_pretraining":
+                        for seed in range(args.control_seeds):
+                            result = self.finetune(arm, self.random_preset(seed), task, slices[task], seed)
+                            by_model[str(seed)] = [result]
+                    else:
+                        for seed in [args.seed] + (extra_seeds if arm in SEEDED else []):
+                            label = self.run_name(arm, seed)
+                            by_model[str(seed)] = [self.finetune(label, self.export(label), task, slices[task], f)
+                                                   for f in range(args.finetune_seeds)]
+                    scores = [r["test"]["accuracy"] for results in by_model.values() for r in results]
                     finetune.setdefault(arm, {})[task] = {
-                        "mean": float(np.mean(scores)), "std": float(np.std(scores)),
-                        "seeds": scores, "majority_baseline": majority}
-                    self.log(f"fine-tuned {arm} on {task}: {np.mean(scores):.3f} ± {np.std(scores):.3f}")
+                        "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
+                        "by_pretraining_seed": {k: [r["test"]["accuracy"] for r in v] for k, v in by_model.items()},
+                        "majority_baseline": next(iter(by_model.values()))[0]["majority_baseline"]}
+                    self.log(f"fine-tuned {arm} on {task}: {np.mean(scores):.3f} ± {np.std(scores):.3f} "
+                             f"({len(scores)} fine-tunes)")
         if "no_pretraining" in self.runs:
             runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
                                       "flops": 0, "final_heldout_loss": None, "seconds_to_baseline_loss": None,
                                       "flops_to_baseline_loss": None, "layers": s.layers, "keep_k": None}
         report = Report(self, unigram, runs, finetune, bench)
         report.write()
+
+
+def reach_baseline(run, baseline, arm):
+    """Adds to `run` (one seed of `arm`) the step, step-seconds and FLOPs at
+    which it first reaches `baseline`'s final held-out loss (None: never)."""
+    curve = run["curve"]
+    step = first_reach([c[0] for c in curve], [c[1] for c in curve], baseline["final_heldout_loss"])
+    run["steps_to_baseline_loss"] = step
+    run["seconds_to_baseline_loss"] = None if step is None else step * arm["step_seconds"]
+    run["flops_to_baseline_loss"] = None if step is None else step * arm["step_flops"]
 
 
 def eval_curve(model_dir):
@@ -534,6 +568,11 @@ class Report:
     def __init__(self, study, unigram, runs, finetune, bench):
         self.study, self.unigram, self.runs, self.finetune, self.bench = study, unigram, runs, finetune, bench
 
+    def seeds_of(self, arm):
+        """[(seed, run)] of every pretraining seed of `arm`, the experiment seed first."""
+        run = self.runs[arm]
+        return [(str(self.study.args.seed), run)] + list(run.get("other_seeds", {}).items())
+
     def benefits(self):
         """Fine-tuned accuracy minus no_pretraining's, and the share of baseline's kept."""
         control = self.finetune.get("no_pretraining", {})
@@ -550,12 +589,16 @@ class Report:
         st, s = self.study, self.study.scale
         benefit, kept = self.benefits()
         base = self.runs.get("baseline")
-        ratios = {}
+        ratios, ratios_by_seed = {}, {}
         if base:
             for arm, run in self.runs.items():
-                if run.get("seconds_to_baseline_loss") is not None:
-                    ratios[arm] = {"seconds": run["seconds_to_baseline_loss"] / base["train_seconds"],
-                                   "flops": run["flops_to_baseline_loss"] / base["flops"]}
+                for seed, one in self.seeds_of(arm):
+                    if one.get("seconds_to_baseline_loss") is not None:
+                        ratios_by_seed.setdefault(arm, {})[seed] = {
+                            "seconds": one["seconds_to_baseline_loss"] / base["train_seconds"],
+                            "flops": one["flops_to_baseline_loss"] / base["flops"]}
+                if str(st.args.seed) in ratios_by_seed.get(arm, {}):
+                    ratios[arm] = ratios_by_seed[arm][str(st.args.seed)]
         summary = {
             "name": st.args.name, "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
             "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
@@ -565,6 +608,9 @@ class Report:
             "unigram_heldout_loss": self.unigram, "benchmark": self.bench,
             "runs": self.runs, "finetune": self.finetune, "pretraining_benefit": benefit,
             "benefit_kept_vs_baseline": kept, "to_baseline_loss_vs_baseline": ratios,
+            "to_baseline_loss_vs_baseline_by_seed": ratios_by_seed,
+            "pretraining_wall_seconds": sum(one["wall_seconds"] for arm in self.runs
+                                            for _, one in self.seeds_of(arm)),
         }
         with open(os.path.join(st.out, "results.json"), "w") as f:
             json.dump(summary, f, indent=2)
@@ -592,8 +638,13 @@ class Report:
             for arm, run in self.runs.items():
                 if "curve" not in run:
                     continue
-                steps, loss, _ = zip(*run["curve"])
-                plt.plot([x * run[axis] for x in steps], loss, marker=".", label=f"{arm} ({run['steps']} steps)")
+                color = None
+                for seed, one in self.seeds_of(arm):
+                    steps, loss, _ = zip(*one["curve"])
+                    line, = plt.plot([x * run[axis] for x in steps], loss, marker=".", color=color,
+                                     linestyle="-" if color is None else ":",
+                                     label=f"{arm} ({run['steps']} steps, seed {seed})")
+                    color = line.get_color()
             plt.axhline(self.unigram, color="gray", linestyle="--", label="unigram predictor")
             plt.xlabel(label)
             plt.ylabel("held-out MLM loss (full encoder)")
@@ -610,7 +661,9 @@ class Report:
                  f"{s.predictions} predictions, batch {s.batch}, keep {s.seq // 2} for token dropping, "
                  f"vocabulary {st.vocab_size}, dropout {s.dropout}, lr {s.learning_rate} (10% of {s.steps} "
                  f"steps warm-up, linear decay), seed {st.args.seed}; small_dense has {st.dense_layers} layers. "
-                 f"{summary['machine']}; {summary['date']}; whole study {summary['study_wall_seconds'] / 60:.0f} min.",
+                 f"{summary['machine']}; {summary['date']}; this invocation "
+                 f"{summary['study_wall_seconds'] / 60:.0f} min (finished stages are reused), the pretraining runs "
+                 f"{summary['pretraining_wall_seconds'] / 60:.0f} min of wall-clock in all.",
                  "", f"Command: `{summary['command']}`", "",
                  f"Unigram predictor's held-out loss: **{self.unigram:.3f}**", "",
                  "| run | steps | s/step | step-seconds | TFLOPs | wall s | held-out loss | below unigram | "
@@ -618,23 +671,31 @@ class Report:
                  + " | ".join(tasks) + " |",
                  "| --- " * (10 + len(tasks)) + "|"]
         for arm, run in self.runs.items():
-            loss = run.get("final_heldout_loss")
-            cells = [arm, str(run["steps"]), f"{run['step_seconds']:.3f}", f"{run['train_seconds']:.0f}",
-                     f"{run['flops'] / 1e12:.1f}", f"{run['wall_seconds']:.0f}",
-                     "-" if loss is None else f"{loss:.3f}",
-                     "-" if loss is None else f"{self.unigram - loss:.3f}",
-                     _fmt(run.get("seconds_to_baseline_loss"), "{:.0f}"),
-                     _fmt(run.get("flops_to_baseline_loss"), "{:.1f}", 1e-12)]
-            for task in tasks:
-                ft = self.finetune.get(arm, {}).get(task)
-                cells.append("-" if ft is None else f"{ft['mean']:.3f} ± {ft['std']:.3f} ({len(ft['seeds'])})")
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
-        ratios = summary["to_baseline_loss_vs_baseline"]
+            for seed, one in self.seeds_of(arm) if "curve" in run else [(str(st.args.seed), run)]:
+                loss = one.get("final_heldout_loss")
+                cells = [arm if one is run else f"{arm} seed {seed}", str(run["steps"]),
+                         f"{run['step_seconds']:.3f}", f"{run['train_seconds']:.0f}",
+                         f"{run['flops'] / 1e12:.1f}", f"{one['wall_seconds']:.0f}",
+                         "-" if loss is None else f"{loss:.3f}",
+                         "-" if loss is None else f"{self.unigram - loss:.3f}",
+                         _fmt(one.get("seconds_to_baseline_loss"), "{:.0f}"),
+                         _fmt(one.get("flops_to_baseline_loss"), "{:.1f}", 1e-12)]
+                for task in tasks:
+                    ft = self.finetune.get(arm, {}).get(task)
+                    scores = None if ft is None else ft["by_pretraining_seed"].get(seed)
+                    if arm == "no_pretraining" and ft is not None:
+                        scores = ft["seeds"]
+                    cells.append("-" if not scores else
+                                 f"{np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)})")
+                lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Fine-tuned accuracy per row: mean ± spread (number of fine-tunes) of that pretraining "
+                  "seed; the goals pool every pretraining seed of an arm.",
+                  "", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
+        ratios = summary["to_baseline_loss_vs_baseline_by_seed"]
         for arm in ("token_drop", "baseline_equal_cost", "small_dense"):
-            if arm in self.runs:
-                r = ratios.get(arm)
-                lines.append(f"- {arm} reaches the baseline's final held-out loss "
+            for seed, _ in self.seeds_of(arm) if arm in self.runs else []:
+                r = ratios.get(arm, {}).get(seed)
+                lines.append(f"- {arm} (seed {seed}) reaches the same seed's baseline final held-out loss "
                              + ("never within its run." if r is None else
                                 f"at {r['seconds']:.3f} of the baseline's step-seconds and "
                                 f"{r['flops']:.3f} of its FLOPs."))
@@ -670,12 +731,14 @@ class Report:
             below = self.unigram - base["final_heldout_loss"]
             lines.append(f"- baseline {below:.3f} nats below the unigram predictor (goal >= 1.0): "
                          f"{verdict(below >= 1.0)}.")
-        r = summary["to_baseline_loss_vs_baseline"].get("token_drop")
-        if "token_drop" in runs:
-            lines.append("- token_drop to the baseline's final loss (goal <= 0.80 of its step-seconds and "
-                         "FLOPs): " + ("never reached: missed." if r is None else
-                                       f"{r['seconds']:.3f} and {r['flops']:.3f}: "
-                                       f"{verdict(r['seconds'] <= 0.8)} / {verdict(r['flops'] <= 0.8)}."))
+        by_seed = summary["to_baseline_loss_vs_baseline_by_seed"].get("token_drop", {})
+        for seed, _ in self.seeds_of("token_drop") if "token_drop" in runs else []:
+            r = by_seed.get(seed)
+            lines.append(f"- token_drop (seed {seed}) to the same seed's baseline final loss (goal <= 0.80 of its "
+                         "step-seconds and FLOPs): " + ("never reached: missed." if r is None else
+                                                        f"{r['seconds']:.3f} and {r['flops']:.3f}: "
+                                                        f"{verdict(r['seconds'] <= 0.8)} / "
+                                                        f"{verdict(r['flops'] <= 0.8)}."))
         benefit, kept = summary["pretraining_benefit"], summary["benefit_kept_vs_baseline"]
         for task in self.study.tasks:
             gain = benefit.get("baseline", {}).get(task)
@@ -686,6 +749,12 @@ class Report:
             if share is not None and gain >= 0.05:
                 line += f"; token_drop keeps {share:.0%} of it (goal >= 90%): {verdict(share >= 0.9)}"
             lines.append(line + ".")
+        if "token_drop" in runs and runs["token_drop"].get("other_seeds"):
+            means = {arm: statistics.mean(one["final_heldout_loss"] for _, one in self.seeds_of(arm))
+                     for arm in SEEDED}
+            lines.append(f"- final held-out loss, mean of {len(self.seeds_of('token_drop'))} pretraining seeds: "
+                         f"baseline {means['baseline']:.3f}, token_drop {means['token_drop']:.3f} "
+                         f"({means['token_drop'] - means['baseline']:+.3f} nats).")
         if "token_drop" in runs:
             for control in ("baseline_equal_cost", "small_dense"):
                 if control in runs:
@@ -710,7 +779,9 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="N (default: the scale's)")
     parser.add_argument("--seed", type=int, default=0, help="experiment seed: init, data order, dropout")
     parser.add_argument("--evaluations", type=int, default=25, help="held-out evaluations per run")
-    parser.add_argument("--finetune_seeds", type=int, default=2)
+    parser.add_argument("--pretrain_seeds", type=int, default=2,
+                        help="pretraining seeds of baseline and token_drop (--seed, --seed + 1, ...)")
+    parser.add_argument("--finetune_seeds", type=int, default=2, help="per pretrained model")
     parser.add_argument("--control_seeds", type=int, default=3, help="seeds of no_pretraining")
     parser.add_argument("--corpus_dir", default=os.path.join(root, "..", "shared", "data", "corpus"))
     parser.add_argument("--corpus_lines", type=int, default=0, help="lines read per corpus file (0: all)")
@@ -721,7 +792,7 @@ def main():
     try:
         if args.steps is not None and args.steps < 1:
             raise StudyError(f"--steps must be at least 1; got {args.steps}.")
-        for flag in ("evaluations", "finetune_seeds", "control_seeds"):
+        for flag in ("evaluations", "pretrain_seeds", "finetune_seeds", "control_seeds"):
             if getattr(args, flag) < 1:
                 raise StudyError(f"--{flag} must be at least 1; got {getattr(args, flag)}.")
         runs = parse_runs(args.runs)

@@ -80,29 +80,38 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     common = ["--name=smoke", "--scale=tiny", f"--corpus_dir={corpus}", f"--tasks_dir={tasks}",
               f"--work_dir={tmp_path / 'work'}", f"--results_dir={tmp_path / 'results'}",
               "--finetune_seeds=1", "--control_seeds=1", "--evaluations=2"]
-    # Every pretraining arm; then fine-tuning of two arms, reusing the rest.
-    result = _run(*common, "--tasks=")
+    # Every pretraining arm; then fine-tuning of two arms with a second
+    # pretraining seed of the baseline, reusing the rest.
+    result = _run(*common, "--tasks=", "--pretrain_seeds=1")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    finetuned = ["--runs=baseline,no_pretraining", "--tasks=wn_supersense"]
+    finetuned = ["--runs=baseline,no_pretraining", "--tasks=wn_supersense", "--pretrain_seeds=2"]
     result = _run(*common, *finetuned)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "] pretraining " not in result.stdout  # reused
+    pretrained = [line.split("] pretraining ")[1].split(":")[0] for line in result.stdout.splitlines()
+                  if "] pretraining " in line]
+    assert pretrained == ["baseline_seed1"]  # the rest reused
     out = tmp_path / "results" / "smoke"
     assert sorted(os.listdir(out)) == ["commands.txt", "heldout_loss_vs_flops.png",
                                        "heldout_loss_vs_step_seconds.png", "results.json", "results.md"]
     results = json.loads((out / "results.json").read_text())
     assert sorted(results["runs"]) == ["baseline", "no_pretraining"]
-    for arm in ("baseline", "no_pretraining"):
-        score = results["finetune"][arm]["wn_supersense"]
-        assert 0 <= score["mean"] <= 1 and len(score["seeds"]) == 1
-    assert os.path.exists(tmp_path / "work" / "baseline" / "export" / "config.json")
+    scores = {arm: results["finetune"][arm]["wn_supersense"] for arm in ("baseline", "no_pretraining")}
+    assert len(scores["no_pretraining"]["seeds"]) == 1
+    assert sorted(scores["baseline"]["by_pretraining_seed"]) == ["0", "1"]
+    assert scores["baseline"]["seeds"] == sum(scores["baseline"]["by_pretraining_seed"].values(), [])
+    assert scores["baseline"]["mean"] == pytest.approx(np.mean(scores["baseline"]["seeds"]))
+    seed1 = results["runs"]["baseline"]["other_seeds"]["1"]
+    assert seed1["seed"] == 1 and seed1["curve"][-1][0] == 20 and np.isfinite(seed1["final_heldout_loss"])
+    assert seed1["steps_to_baseline_loss"] <= 20  # its own final loss, reached by its last step
+    for label in ("baseline", "baseline_seed1"):
+        assert os.path.exists(tmp_path / "work" / label / "export" / "config.json")
     commands = (tmp_path / "work" / "commands.log").read_text()
-    assert commands.count("official_tokendrop.finetune") == 2
-    assert commands.count("official_tokendrop.train") == 4
+    assert commands.count("official_tokendrop.finetune") == 3
+    assert commands.count("official_tokendrop.train") == 5
     assert commands in (out / "commands.txt").read_text()
 
     # Every arm again, fine-tuning left out: all reused, the numbers checked.
-    result = _run(*common, "--tasks=")
+    result = _run(*common, "--tasks=", "--pretrain_seeds=1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "work" / "commands.log").read_text() == commands  # nothing ran
     results = json.loads((out / "results.json").read_text())
