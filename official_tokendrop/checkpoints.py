@@ -60,6 +60,13 @@ def model_weight_count(checkpoint):
     )
 
 
+def resume_state_keys(path):
+    """Which parts of the trainer's resume state (`data`: the input
+    iterator, `random`: the random states) checkpoint `path` holds; older
+    checkpoints hold neither."""
+    return {name.split("/")[1] for name, _ in tf.train.list_variables(path) if name.startswith("resume/")}
+
+
 def restore(checkpoint, path, model, what="the configured model"):
     """Restores `path` into `checkpoint` (a `tf.train.Checkpoint` holding
     `model`); raises `CheckpointMismatch` unless every model weight matches."""

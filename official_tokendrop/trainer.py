@@ -79,6 +79,7 @@ class Trainer:
             optimizer.build(variables)
         self.optimizer = optimizer
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer)
+        self.restored = None
         # Every worker of a multi-worker run must save (the save has
         # collectives); only the chief's files land in model_dir.
         self.is_chief = _is_chief(strategy)
@@ -122,12 +123,52 @@ class Trainer:
         )
         if path:
             _log(f"restored {path} at step {self.step}")
+        self.restored = path
         return path
 
     def save(self):
         path = self.manager.save(checkpoint_number=self.step)
         _log(f"saved checkpoint {path}")
         return path
+
+    def _resumable_iterator(self):
+        """The training data iterator, resumed where the restored checkpoint
+        left it; from here on every checkpoint saves its state.
+
+        Checkpoints carry the random states of dropout and random keep and,
+        with one replica, the input iterator (position, shuffle buffer,
+        dynamic-masking seeds), so a resumed run continues exactly as the
+        uninterrupted one. TensorFlow's distributed iterators cannot be
+        checkpointed: with several replicas the data reshuffles from the
+        resumed step instead, so no batch is replayed.
+        """
+        data = self.task.config.train_data
+        seed = 1_000_003 * (self.task.config.seed or 0)
+        state = {"random": self._random_states()}
+        if self.strategy.num_replicas_in_sync == 1:
+            # strategy.run takes the batch of a plain (checkpointable) iterator.
+            state["data"] = iter(self.task.build_inputs(data, seed=seed))
+        saved = checkpoints.resume_state_keys(self.restored) if self.restored else set(state)
+        if self.restored and not set(state) <= saved:
+            _log(f"WARNING: {self.restored} holds no input position or random state (a checkpoint "
+                 "of an older version or of several replicas); training continues on data "
+                 "reshuffled from its step, not exactly as an uninterrupted run would")
+            state.pop("data", None)
+        if "data" in state:
+            iterator = state["data"]
+        else:
+            iterator = iter(self._distributed(data, seed=seed + self.step))
+        state = tf.train.Checkpoint(**state)
+        if self.restored and saved:
+            tf.train.Checkpoint(resume=state).read(self.restored).expect_partial()
+        self.checkpoint.resume = state
+        return iterator
+
+    def _random_states(self):
+        # Keras' seed generators (dropout, random keep) are not part of the
+        # model's TensorFlow checkpoint; without them a resumed run would
+        # draw its first masks again.
+        return [v.value for v in self.model.variables if v.name == "seed_generator_state"]
 
     # === Loops ===
     def _distributed(self, data, seed=None):
@@ -169,10 +210,7 @@ class Trainer:
         self.task.check_batch_fits("train_data")
         if evaluate:
             self.task.check_batch_fits("validation_data")
-        # A resumed run reshuffles from its step, so it does not replay the
-        # batches it has already seen; the task seed separates experiments.
-        data_seed = self.step + 1_000_003 * (self.task.config.seed or 0)
-        iterator = iter(self._distributed(self.task.config.train_data, seed=data_seed))
+        iterator = self._resumable_iterator()
 
         batch = self.task.config.train_data.global_batch_size
         seq_length = self.task.config.train_data.seq_length

@@ -127,3 +127,57 @@ def test_truncated_tfrecord_is_named(demo_data, tmp_path):
     params.override({"task": {"train_data": {"input_path": str(data / "*")}}})
     with pytest.raises(ValueError, match=rf"{broken} is corrupt \(truncated or damaged TFRecord\)"):
         train.run(params, str(tmp_path / "run"), "train")
+
+
+def _state(model_dir, step):
+    """Every weight, optimizer slot and random state of a checkpoint."""
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, f"ckpt-{step}"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("model/", "optimizer/", "resume/random/"))}
+
+
+def test_resumed_run_equals_the_uninterrupted_one(demo_data, tmp_path):
+    """Stopped at step 10 and resumed to 20: the same weights, importance
+    table, optimizer slots, random states and loss as a run straight to 20,
+    with dropout and random keep on."""
+    def params(steps):
+        p = tiny_params(demo_data, train_steps=steps)
+        p.override({"task": {"seed": 7, "model": {"encoder": {"any": {
+            "dropout_rate": 0.1, "attention_dropout_rate": 0.1, "token_keep_k": 12,
+            "token_random_keep_k": 4}}}}})
+        return p
+
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    expected = train.run(params(20), straight, "train")["train"]
+    assert train.run(params(10), resumed, "train")["step"] == 10
+    assert checkpoints.resume_state_keys(os.path.join(resumed, "ckpt-10")) == {"data", "random"}
+    got = train.run(params(20), resumed, "train")["train"]
+    assert got["loss"] == pytest.approx(expected["loss"], abs=1e-5)
+    a, b = _state(straight, 20), _state(resumed, 20)
+    assert sorted(a) == sorted(b)
+    randoms = [n for n in a if n.startswith("resume/random/")]
+    assert len(randoms) > 3 and any("importance" in n for n in a)
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-5, err_msg=name)
+    # The random states moved on: restoring them is what kept the runs equal.
+    assert any(not np.array_equal(a[n], _state(resumed, 10)[n]) for n in randoms)
+
+
+def test_checkpoint_without_resume_state_still_resumes(demo_data, trained_dir, tmp_path, capsys):
+    """A checkpoint written before the resume state existed: it loads, and
+    the data reshuffles from its step, with a warning saying so."""
+    from official_tokendrop.trainer import Trainer
+
+    model_dir = _copy(trained_dir, tmp_path)
+    trainer = Trainer(tiny_params(demo_data), model_dir, tf.distribute.get_strategy())
+    assert trainer.restore() == os.path.join(model_dir, "ckpt-20")
+    for path in _files(model_dir, 20) + _files(model_dir, 10):
+        os.remove(path)
+    old = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer)
+    tf.train.CheckpointManager(old, model_dir, max_to_keep=5).save(checkpoint_number=20)
+    assert checkpoints.resume_state_keys(os.path.join(model_dir, "ckpt-20")) == set()
+    results = train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
+    err = capsys.readouterr().err
+    assert f"restored {os.path.join(model_dir, 'ckpt-20')} at step 20" in err
+    assert "holds no input position or random state" in err
+    assert results["step"] == 30
