@@ -147,10 +147,10 @@ def _summary(results, model_dir):
 
 def main(argv):
     from official_tokendrop.cli import one_line_errors
-    from official_tokendrop.trainer import TrainingDiverged
+    from official_tokendrop.trainer import TrainingDiverged, WorkerLost
     import tensorflow as tf
 
-    return one_line_errors("train", (TrainingDiverged, tf.errors.OpError, RuntimeError))(_main)(argv)
+    return one_line_errors("train", (TrainingDiverged, WorkerLost, tf.errors.OpError, RuntimeError))(_main)(argv)
 
 
 def _main(argv):

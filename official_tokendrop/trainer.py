@@ -32,6 +32,13 @@ def _is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def _worker_count(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 1
+    return sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values())
+
+
 def _corrupt_record_message(input_path, error):
     """Names the TFRecord file that tf.data's DataLossError does not."""
     from official_tokendrop.data.file_patterns import expand_input_files
@@ -47,6 +54,18 @@ def _corrupt_record_message(input_path, error):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class WorkerLost(RuntimeError):
+    """A worker of a multi-worker run stopped; the others cannot go on."""
+
+
+def _worker_lost_message(error, latest):
+    """One line from TensorFlow's many: which worker stopped, and what to do."""
+    tasks = sorted({line.strip() for line in str(error).splitlines() if line.strip().startswith("/job:")})
+    who = ", ".join(tasks) or error.message.splitlines()[0][:200]
+    return (f"a worker of this multi-worker run stopped ({who}); the run cannot continue without "
+            f"it. Restart every worker with the same command: they resume from {latest or 'step 0'}.")
 
 
 def _log(message):
@@ -118,8 +137,10 @@ class Trainer:
         file or a corrupt newest checkpoint falls back to the newest intact
         one (with a warning), and a checkpoint of another model is refused.
         """
+        # Every worker restores the chief's checkpoint, so all resume at
+        # one step even if a worker died before finishing its own copy.
         path = checkpoints.restore_newest_intact(
-            self.checkpoint, self.write_dir, self.model, "the configured model"
+            self.checkpoint, self.model_dir, self.model, "the configured model"
         )
         if path:
             _log(f"restored {path} at step {self.step}")
@@ -234,6 +255,12 @@ class Trainer:
             except tf.errors.DataLossError as error:
                 raise ValueError(_corrupt_record_message(
                     self.task.config.train_data.input_path, error)) from None
+            except (tf.errors.UnavailableError, tf.errors.AbortedError,
+                    tf.errors.DeadlineExceededError) as error:
+                if _worker_count(self.strategy) > 1:
+                    latest = (checkpoints.candidates(self.model_dir) or [None])[0]
+                    raise WorkerLost(_worker_lost_message(error, latest)) from None
+                raise
             elapsed = time.time() - chunk_start
             self.train_seconds += elapsed
             step = self.step
