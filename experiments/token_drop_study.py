@@ -505,37 +505,48 @@ class Study:
                     if seed in run.get("other_seeds", {}):
                         reach_baseline(run["other_seeds"][seed], runs["baseline"]["other_seeds"][seed], run)
 
-        finetune = {}
-        if self.tasks:
-            slices = {task: self.task_slices(task) for task in self.tasks}
-            # Task by task, so the first task's table is complete early.
-            for task in self.tasks:
-                for arm in self.runs:
-                    # no_pretraining: one random initialisation per seed; the
-                    # pretrained arms: every pretraining seed x fine-tuning seed.
-                    by_model = {}
-                    if arm == "no_pretraining":
-                        for seed in range(args.control_seeds):
-                            result = self.finetune(arm, self.random_preset(seed), task, slices[task], seed)
-                            by_model[str(seed)] = [result]
-                    else:
-                        for seed in [args.seed] + (extra_seeds if arm in SEEDED else []):
-                            label = self.run_name(arm, seed)
-                            by_model[str(seed)] = [self.finetune(label, self.export(label), task, slices[task], f)
-                                                   for f in range(args.finetune_seeds)]
-                    scores = [r["test"]["accuracy"] for results in by_model.values() for r in results]
-                    finetune.setdefault(arm, {})[task] = {
-                        "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
-                        "by_pretraining_seed": {k: [r["test"]["accuracy"] for r in v] for k, v in by_model.items()},
-                        "majority_baseline": next(iter(by_model.values()))[0]["majority_baseline"]}
-                    self.log(f"fine-tuned {arm} on {task}: {np.mean(scores):.3f} ± {np.std(scores):.3f} "
-                             f"({len(scores)} fine-tunes)")
         if "no_pretraining" in self.runs:
             runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
                                       "flops": 0, "final_heldout_loss": None, "seconds_to_baseline_loss": None,
                                       "flops_to_baseline_loss": None, "layers": s.layers, "keep_k": None}
-        report = Report(self, unigram, runs, finetune, bench)
-        report.write()
+        # Fine-tuning in rounds, the experiment seed's models first (with the
+        # control), then each further pretraining seed's; each round ends
+        # with a complete report, so a study stopped midway keeps its tables.
+        results = {}  # arm -> task -> pretraining seed -> [fine-tune results]
+        slices = {task: self.task_slices(task) for task in self.tasks}
+        for round_seed in ([args.seed] + extra_seeds) if self.tasks else []:
+            for task in self.tasks:
+                for arm in self.runs:
+                    if arm == "no_pretraining" and round_seed == args.seed:
+                        got = {str(seed): [self.finetune(arm, self.random_preset(seed), task, slices[task], seed)]
+                               for seed in range(args.control_seeds)}
+                    elif arm != "no_pretraining" and (round_seed == args.seed or arm in SEEDED):
+                        label = self.run_name(arm, round_seed)
+                        got = {str(round_seed): [self.finetune(label, self.export(label), task, slices[task], f)
+                                                 for f in range(args.finetune_seeds)]}
+                    else:
+                        continue
+                    results.setdefault(arm, {}).setdefault(task, {}).update(got)
+                    scores = [r["test"]["accuracy"] for r in sum(got.values(), [])]
+                    self.log(f"fine-tuned {arm} (pretraining seed {round_seed}) on {task}: "
+                             f"{np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)} fine-tunes)")
+            Report(self, unigram, runs, finetune_summary(results), bench).write()
+        if not self.tasks:
+            Report(self, unigram, runs, {}, bench).write()
+
+
+def finetune_summary(results):
+    """arm -> task -> test accuracy mean, std and scores over every
+    (pretraining seed, fine-tuning seed), and the scores by pretraining seed."""
+    summary = {}
+    for arm, tasks in results.items():
+        for task, by_seed in tasks.items():
+            scores = [r["test"]["accuracy"] for seed in by_seed for r in by_seed[seed]]
+            summary.setdefault(arm, {})[task] = {
+                "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
+                "by_pretraining_seed": {seed: [r["test"]["accuracy"] for r in v] for seed, v in by_seed.items()},
+                "majority_baseline": next(iter(by_seed.values()))[0]["majority_baseline"]}
+    return summary
 
 
 def reach_baseline(run, baseline, arm):
