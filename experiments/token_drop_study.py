@@ -678,8 +678,8 @@ class Report:
                  "", f"Command: `{summary['command']}`", "",
                  f"Unigram predictor's held-out loss: **{self.unigram:.3f}**", "",
                  "| run | steps | s/step | step-seconds | TFLOPs | wall s | held-out loss | below unigram | "
-                 "step-s to baseline loss | TFLOPs to baseline loss | "
-                 + " | ".join(tasks) + " |",
+                 "step-s to baseline loss | TFLOPs to baseline loss |"
+                 + "".join(f" {task} |" for task in tasks),
                  "| --- " * (10 + len(tasks)) + "|"]
         for arm, run in self.runs.items():
             for seed, one in self.seeds_of(arm) if "curve" in run else [(str(st.args.seed), run)]:
