@@ -1,7 +1,14 @@
-"""Shared behaviour of the command-line programs."""
+"""Shared behaviour of the command-line programs.
+
+Imported by each program before TensorFlow loads: TensorFlow's C++ info
+and warning logs are off unless TF_CPP_MIN_LOG_LEVEL says otherwise.
+"""
 
 import functools
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Errors that mean bad input or configuration, not a bug: one line, no trace.
 USER_ERRORS = (ValueError, KeyError, LookupError, FileNotFoundError, PermissionError, IsADirectoryError)

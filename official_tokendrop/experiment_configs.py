@@ -32,6 +32,18 @@ class TokenDropBertEncoderConfig(encoders.BertEncoderConfig):
 
 
 @dataclasses.dataclass
+class PretrainDataConfig(pretrain_dataloader.BertPretrainDataConfig):
+    """Model Garden's pretraining data keys, plus masking at read time."""
+
+    # Mask at read time (files converted with --dynamic_masking hold none):
+    # a fresh choice of masked positions every time a sequence is read,
+    # with BERT's 80/10/10 corruption; needs task.vocab_file.
+    dynamic_masking: bool = False
+    masked_lm_prob: float = 0.15
+    whole_word_masking: bool = False
+
+
+@dataclasses.dataclass
 class TokenDropMaskedLMConfig(cfg.TaskConfig):
     """Masked-LM pretraining task; field names follow Model Garden's."""
 
@@ -41,11 +53,9 @@ class TokenDropMaskedLMConfig(cfg.TaskConfig):
         )
     )
     scale_loss: bool = False
-    train_data: pretrain_dataloader.BertPretrainDataConfig = dataclasses.field(
-        default_factory=pretrain_dataloader.BertPretrainDataConfig
-    )
-    validation_data: pretrain_dataloader.BertPretrainDataConfig = dataclasses.field(
-        default_factory=lambda: pretrain_dataloader.BertPretrainDataConfig(is_training=False)
+    train_data: PretrainDataConfig = dataclasses.field(default_factory=PretrainDataConfig)
+    validation_data: PretrainDataConfig = dataclasses.field(
+        default_factory=lambda: PretrainDataConfig(is_training=False)
     )
     # The WordPiece vocabulary of the data; when set, the allow and deny
     # lists are checked against its special-token ids.
@@ -84,7 +94,7 @@ def _optimization(learning_rate, train_steps, warmup_steps):
 
 
 def _data(seq_length, predictions, batch, is_training):
-    return pretrain_dataloader.BertPretrainDataConfig(
+    return PretrainDataConfig(
         global_batch_size=batch,
         is_training=is_training,
         seq_length=seq_length,

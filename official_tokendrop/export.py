@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before it loads)
 
 from absl import app, flags  # noqa: E402
 

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before it loads)
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402

@@ -40,6 +40,15 @@ class PretrainingTask:
                     f"{encoder.token_random_keep_k}) exceeds task.{name}.seq_length="
                     f"{data.seq_length}."
                 )
+            if data.dynamic_masking and not self.config.vocab_file:
+                raise ValueError(
+                    f"task.{name}.dynamic_masking needs task.vocab_file (the ids of [MASK] "
+                    "and of the special tokens)."
+                )
+            if data.dynamic_masking and not 0 < data.masked_lm_prob <= 1:
+                raise ValueError(
+                    f"task.{name}.masked_lm_prob must be in (0, 1]; got {data.masked_lm_prob}."
+                )
             if data.seq_length > encoder.max_position_embeddings:
                 raise ValueError(
                     f"task.{name}.seq_length={data.seq_length} exceeds "
@@ -95,7 +104,8 @@ class PretrainingTask:
         return BertPretrainer(encoder, next_sentence=bool(heads))
 
     def check_batch_fits(self, name):
-        """`task.<name>` holds at least one full global batch.
+        """`task.<name>` holds at least one full global batch, with masks
+        unless they are made at read time.
 
         Training data repeats, so a smaller file would silently put the same
         examples into one batch several times; evaluation would run nothing.
@@ -114,6 +124,23 @@ class PretrainingTask:
                 f"task.{name} ({data.input_path}) holds {found} examples, fewer than its "
                 f"global_batch_size {data.global_batch_size}."
             )
+        if not data.dynamic_masking:
+            first = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset(files[:1]))).numpy())
+            if "masked_lm_positions" not in first.features.feature:
+                raise ValueError(
+                    f"task.{name}: {files[0]} holds no masks (converted with --dynamic_masking); "
+                    f"set task.{name}.dynamic_masking=true to mask at read time."
+                )
+
+    def masking(self, data):
+        """The read-time `MaskingConfig` of `data`, or None (masks stored)."""
+        if not data.dynamic_masking:
+            return None
+        from official_tokendrop.data.masking import MaskingConfig
+
+        return MaskingConfig.from_vocabulary(
+            load_vocabulary(self.config.vocab_file), data.max_predictions_per_seq,
+            data.masked_lm_prob, whole_word=data.whole_word_masking)
 
     def build_inputs(self, data, input_context=None, seed=None):
         if not data.input_path:
@@ -129,6 +156,7 @@ class PretrainingTask:
             input_context=input_context,
             shuffle_buffer_size=data.shuffle_buffer_size,
             seed=seed if seed is not None else data.seed,
+            dynamic_masking=self.masking(data),
         )
 
 

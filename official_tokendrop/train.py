@@ -1,7 +1,7 @@
 """Pretraining entry point, Model Garden style.
 
     python -m official_tokendrop.train --experiment=token_drop_bert/pretraining \
-        --config_file=experiments/bert_base_token_drop.yaml \
+        --config_file=experiments/configs/bert_base_token_drop.yaml \
         --params_override="trainer.train_steps=1000" \
         --mode=train_and_eval --model_dir=/tmp/run
 
@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before it loads)
 
 from absl import app, flags, logging  # noqa: E402
 

@@ -201,3 +201,35 @@ def test_killed_run_resumes_from_last_checkpoint(demo_data, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"restored {latest} at step {killed_at}" in result.stderr
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-200")
+
+
+def test_files_without_masks_train_with_dynamic_masking(demo_data, tmp_path):
+    """Files converted with --dynamic_masking: refused (one message naming
+    the key) unless task.train_data.dynamic_masking masks them at read time."""
+    from conftest import DEMO_PRED, DEMO_SEQ
+    from official_tokendrop.data import create_pretraining_data as cpd
+
+    text = os.path.join(os.path.dirname(demo_data.vocab_file), "train.txt")
+    options = cpd.ConversionOptions(seq_length=DEMO_SEQ, max_predictions_per_seq=DEMO_PRED, dynamic_masking=True)
+    assert cpd.convert([text], demo_data.vocab_file, str(tmp_path / "data"), options)["predictions"] == 0
+    def params(dynamic):
+        p = tiny_params(demo_data, train_steps=10)
+        p.override({"task": {"train_data": {"input_path": str(tmp_path / "data" / "*.tfrecord"),
+                                            "dynamic_masking": dynamic}}})
+        return p
+
+    with pytest.raises(ValueError, match=r"task.train_data: .*\.tfrecord holds no masks \(converted with "
+                                         r"--dynamic_masking\); set task.train_data.dynamic_masking=true"):
+        train.run(params(False), str(tmp_path / "refused"), "train")
+    from official_tokendrop.data.vocabulary import load_vocabulary
+    from official_tokendrop.task import PretrainingTask
+
+    dynamic = params(True)
+    batch = next(iter(PretrainingTask(dynamic).build_inputs(dynamic.task.train_data, seed=0)))
+    weights = batch["masked_lm_weights"].numpy()
+    assert weights.shape == (8, DEMO_PRED) and weights.sum() >= 8  # every sequence has a prediction
+    ids = np.take_along_axis(batch["input_word_ids"].numpy(), batch["masked_lm_positions"].numpy(), axis=1)
+    mask_id = load_vocabulary(demo_data.vocab_file).id("[MASK]")
+    assert (ids[weights > 0] == mask_id).mean() >= 0.5  # 80% become [MASK]
+    results = train.run(dynamic, str(tmp_path / "dynamic"), "train")
+    assert results["step"] == 10 and np.isfinite(results["train"]["loss"])
