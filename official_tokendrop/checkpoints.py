@@ -17,8 +17,10 @@ import sys
 
 import tensorflow as tf
 
+from official_tokendrop.errors import DataError, RunError
 
-class CheckpointMismatch(ValueError):
+
+class CheckpointMismatch(DataError):
     """A checkpoint does not hold the configured model."""
 
 
@@ -101,7 +103,7 @@ def restore_newest_intact(checkpoint, directory, model, what="the configured mod
                  f"{latest or 'nothing'}")
         return path
     if bad:
-        raise ValueError(f"every checkpoint in {directory} is unreadable: {', '.join(bad)}; "
+        raise DataError(f"every checkpoint in {directory} is unreadable: {', '.join(bad)}; "
                          "move them away to start afresh.")
     return None
 
@@ -125,7 +127,7 @@ def exclusive(directory):
         except BlockingIOError:
             handle.seek(0)
             owner = handle.read().strip() or "unknown"
-            raise RuntimeError(
+            raise RunError(
                 f"{directory} is in use by another training run (pid {owner}); wait for it "
                 "to finish or choose another --model_dir."
             ) from None

@@ -10,19 +10,20 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# Errors that mean bad input or configuration, not a bug: one line, no trace.
-USER_ERRORS = (ValueError, KeyError, LookupError, FileNotFoundError, PermissionError, IsADirectoryError)
+from official_tokendrop.errors import TokenDropError  # noqa: E402
 
 
-def one_line_errors(program, extra=()):
-    """Wraps an absl `main(argv)`: user errors print one line and return 1."""
+def one_line_errors(program):
+    """Wraps an absl `main(argv)`: the project's errors (a user's mistake,
+    `errors.TokenDropError`) print one line and return 1; any other
+    exception is a bug and keeps its traceback."""
 
     def wrap(main):
         @functools.wraps(main)
         def run(argv):
             try:
                 return main(argv) or 0
-            except USER_ERRORS + tuple(extra) as error:
+            except TokenDropError as error:
                 message = error.args[0] if isinstance(error, KeyError) and error.args else error
                 print(f"{program}: error: {message}", file=sys.stderr)
                 return 1

@@ -16,6 +16,8 @@ from official.modeling import optimization
 from official.nlp.configs import bert, encoders
 from official.nlp.data import pretrain_dataloader
 
+from official_tokendrop.errors import ConfigurationError
+
 
 @dataclasses.dataclass
 class TokenDropBertEncoderConfig(encoders.BertEncoderConfig):
@@ -185,7 +187,7 @@ def encoder_config(params) -> TokenDropBertEncoderConfig:
     """The encoder section of an experiment, whatever its `type` says."""
     encoder = params.task.model.encoder
     if encoder.type != "any":
-        raise ValueError(
+        raise ConfigurationError(
             f"task.model.encoder.type must be 'any' (the token-drop encoder); "
             f"got {encoder.type!r}."
         )

@@ -18,6 +18,7 @@ from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before
 from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
+from official_tokendrop.errors import ConfigurationError, MissingFileError, OutputExistsError  # noqa: E402
 
 # Sub-layers that carry weights, by the names both models give them.
 _SHARED_LAYERS = (
@@ -92,13 +93,13 @@ def restore_pretrainer(model_dir, vocab_file=None):
 
     params_file = os.path.join(model_dir, "params.yaml")
     if not tf.io.gfile.exists(params_file):
-        raise FileNotFoundError(f"{model_dir} has no params.yaml; is it a training model_dir?")
+        raise MissingFileError(f"{model_dir} has no params.yaml; is it a training model_dir?")
     params = hyperparams.override_params_dict(
         exp_factory.get_exp_config("token_drop_bert/pretraining"), params_file, is_strict=False
     )
     vocab_file = vocab_file or params.task.vocab_file
     if not vocab_file:
-        raise ValueError("No vocabulary: pass --vocab_file (task.vocab_file is empty).")
+        raise ConfigurationError("No vocabulary: pass --vocab_file (task.vocab_file is empty).")
     task = PretrainingTask(params)
     task.check_vocabulary(vocab_file)
     pretrainer = task.build_model()
@@ -106,7 +107,7 @@ def restore_pretrainer(model_dir, vocab_file=None):
         tf.train.Checkpoint(model=pretrainer), model_dir, pretrainer, f"the model of {params_file}"
     )
     if checkpoint is None:
-        raise FileNotFoundError(f"{model_dir} holds no checkpoint to export.")
+        raise MissingFileError(f"{model_dir} holds no checkpoint to export.")
     return pretrainer, params, vocab_file, checkpoint
 
 
@@ -116,10 +117,10 @@ FORMATS = ("keras_hub", "transformers")
 def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub", overwrite=False):
     """Writes `model_dir`'s latest checkpoint to `output` in `format`."""
     if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}.")
+        raise ConfigurationError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}.")
     if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
         if not overwrite:
-            raise FileExistsError(f"{output} already exists; pass --overwrite to replace it.")
+            raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it.")
     pretrainer, params, vocab_file, checkpoint = restore_pretrainer(model_dir, vocab_file)
     sequence_length = params.task.train_data.seq_length
     if os.path.exists(output):
@@ -136,7 +137,7 @@ def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub
 FLAGS = flags.FLAGS
 
 
-@one_line_errors("export", (FileExistsError,))
+@one_line_errors("export")
 def main(argv):
     del argv
     checkpoint = export(FLAGS.model_dir, FLAGS.output, FLAGS.vocab_file, FLAGS.do_lower_case,

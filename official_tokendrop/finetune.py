@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
+from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError  # noqa: E402
 
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
 
@@ -39,7 +40,7 @@ class Split:
 def read_tsv(path):
     """Reads `label<TAB>text[<TAB>text_b]` lines; errors name file and line."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} does not exist.")
+        raise MissingFileError(f"{path} does not exist.")
     labels, texts, pairs, width = [], [], [], None
     # utf-8-sig: a byte-order mark would otherwise become part of the first label.
     with open(path, encoding="utf-8-sig") as f:
@@ -50,20 +51,20 @@ def read_tsv(path):
             fields = line.split("\t")
             if len(fields) not in (2, 3) or width not in (None, len(fields)):
                 expected = "2 or 3" if width is None else str(width)
-                raise ValueError(
+                raise DataError(
                     f"{path}:{number}: expected {expected} tab-separated columns "
                     f"(label, text[, text_b]); found {len(fields)}."
                 )
             width = len(fields)
             label = fields[0].strip()  # "pos " and "pos" are one class
             if not label:
-                raise ValueError(f"{path}:{number}: the label is empty.")
+                raise DataError(f"{path}:{number}: the label is empty.")
             labels.append(label)
             texts.append(fields[1])
             if width == 3:
                 pairs.append(fields[2])
     if not labels:
-        raise ValueError(f"{path} holds no examples.")
+        raise DataError(f"{path} holds no examples.")
     return Split(path, labels, texts, pairs)
 
 
@@ -71,7 +72,7 @@ def label_ids(split, vocabulary):
     ids = []
     for index, label in enumerate(split.labels):
         if label not in vocabulary:
-            raise ValueError(
+            raise DataError(
                 f"{split.path}: example {index + 1} has label {label!r}, which the "
                 f"training data never uses (known: {sorted(vocabulary)[:10]}...)."
             )
@@ -93,7 +94,7 @@ def macro_f1(truth, predicted, num_classes):
 def check_preset(preset):
     missing = [f for f in PRESET_FILES if not os.path.exists(os.path.join(preset, f))]
     if missing:
-        raise FileNotFoundError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
+        raise MissingFileError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
 
 
 def check_preset_fits(preset, sequence_length):
@@ -104,10 +105,10 @@ def check_preset_fits(preset, sequence_length):
     with open(os.path.join(preset, "assets/tokenizer/vocabulary.txt"), encoding="utf-8") as f:
         tokens = sum(1 for line in f if line.strip())
     if tokens > config["vocabulary_size"]:
-        raise ValueError(f"Preset {preset}: its vocabulary has {tokens} tokens but the model embeds "
+        raise DataError(f"Preset {preset}: its vocabulary has {tokens} tokens but the model embeds "
                          f"only {config['vocabulary_size']}; the preset is inconsistent.")
     if sequence_length > config["max_sequence_length"]:
-        raise ValueError(f"--sequence_length={sequence_length} exceeds the preset's "
+        raise ConfigurationError(f"--sequence_length={sequence_length} exceeds the preset's "
                          f"{config['max_sequence_length']} position embeddings ({preset}).")
 
 
@@ -124,10 +125,10 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
     splits = {name: read_tsv(path) for name, path in (("train", train), ("validation", validation), ("test", test))}
     widths = {name: bool(s.text_pairs) for name, s in splits.items()}
     if len(set(widths.values())) != 1:
-        raise ValueError(f"Splits mix single sentences and pairs: {widths}.")
+        raise DataError(f"Splits mix single sentences and pairs: {widths}.")
     names = sorted(set(splits["train"].labels))
     if len(names) < 2:
-        raise ValueError(f"{train}: every training example has the label {names[0]!r}; "
+        raise DataError(f"{train}: every training example has the label {names[0]!r}; "
                          "a classifier needs at least two classes.")
     vocabulary = {label: i for i, label in enumerate(names)}
     ids = {name: label_ids(s, vocabulary) for name, s in splits.items()}

@@ -10,6 +10,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from official_tokendrop.errors import InputError
+
 
 def concrete_value(x):
     """Returns `x` as a NumPy array if it has a value now, else None."""
@@ -43,7 +45,7 @@ def check_range(name, values, upper):
         bad = np.argwhere((concrete < 0) | (concrete >= upper))
         if bad.size:
             index = tuple(int(i) for i in bad[0])
-            raise ValueError(
+            raise InputError(
                 f"`{name}` must lie in [0, {upper}); found "
                 f"{int(concrete[index])} at index {index} "
                 f"({len(bad)} value(s) out of range)."

@@ -8,6 +8,8 @@ Supported: optimizer `adamw` (or `adam`), learning rate `polynomial` or
 
 import keras
 
+from official_tokendrop.errors import ConfigurationError
+
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
 class PolynomialWarmup(keras.optimizers.schedules.LearningRateSchedule):
@@ -49,7 +51,7 @@ def learning_rate_schedule(config):
     if rate.type == "polynomial":
         p = rate.polynomial
         if p.cycle:
-            raise ValueError("learning_rate.polynomial.cycle=true is not supported.")
+            raise ConfigurationError("learning_rate.polynomial.cycle=true is not supported.")
         schedule = keras.optimizers.schedules.PolynomialDecay(
             p.initial_learning_rate, p.decay_steps, p.end_learning_rate, p.power
         )
@@ -58,7 +60,7 @@ def learning_rate_schedule(config):
             rate.constant.learning_rate, 1, rate.constant.learning_rate
         )
     else:
-        raise ValueError(
+        raise ConfigurationError(
             f"learning_rate.type {rate.type!r} is not supported; use polynomial or constant."
         )
     warmup = config.warmup
@@ -67,7 +69,7 @@ def learning_rate_schedule(config):
             schedule, warmup.polynomial.warmup_steps, warmup.polynomial.power
         )
     elif warmup.type not in (None, "polynomial"):
-        raise ValueError(f"warmup.type {warmup.type!r} is not supported; use polynomial.")
+        raise ConfigurationError(f"warmup.type {warmup.type!r} is not supported; use polynomial.")
     return schedule
 
 
@@ -80,7 +82,7 @@ def build_optimizer(config, variables):
     """
     kind = config.optimizer.type
     if kind not in ("adamw", "adam"):
-        raise ValueError(f"optimizer.type {kind!r} is not supported; use adamw or adam.")
+        raise ConfigurationError(f"optimizer.type {kind!r} is not supported; use adamw or adam.")
     options = config.optimizer.get()
     decay = getattr(options, "weight_decay_rate", 0.0) or 0.0
     clip = getattr(options, "gradient_clip_norm", None) or None

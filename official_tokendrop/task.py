@@ -4,6 +4,7 @@ import keras
 
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
 from official_tokendrop.data.vocabulary import load_vocabulary
+from official_tokendrop.errors import ConfigurationError, DataError
 from official_tokendrop.experiment_configs import encoder_config
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
 
@@ -24,33 +25,33 @@ class PretrainingTask:
     def validate(self):
         encoder = self.encoder_config
         if encoder.hidden_activation not in _GELU:
-            raise ValueError(
+            raise ConfigurationError(
                 f"hidden_activation {encoder.hidden_activation!r} is not supported; "
                 "the encoder uses BERT's gelu."
             )
         if encoder.embedding_size not in (None, encoder.hidden_size):
-            raise ValueError("embedding_size different from hidden_size is not supported.")
+            raise ConfigurationError("embedding_size different from hidden_size is not supported.")
         for name in ("train_data", "validation_data"):
             data = getattr(self.config, name)
             if encoder.token_keep_k is not None and (
                 encoder.token_keep_k + encoder.token_random_keep_k > data.seq_length
             ):
-                raise ValueError(
+                raise ConfigurationError(
                     f"token_keep_k={encoder.token_keep_k} (+ random "
                     f"{encoder.token_random_keep_k}) exceeds task.{name}.seq_length="
                     f"{data.seq_length}."
                 )
             if data.dynamic_masking and not self.config.vocab_file:
-                raise ValueError(
+                raise ConfigurationError(
                     f"task.{name}.dynamic_masking needs task.vocab_file (the ids of [MASK] "
                     "and of the special tokens)."
                 )
             if data.dynamic_masking and not 0 < data.masked_lm_prob <= 1:
-                raise ValueError(
+                raise ConfigurationError(
                     f"task.{name}.masked_lm_prob must be in (0, 1]; got {data.masked_lm_prob}."
                 )
             if data.seq_length > encoder.max_position_embeddings:
-                raise ValueError(
+                raise ConfigurationError(
                     f"task.{name}.seq_length={data.seq_length} exceeds "
                     f"max_position_embeddings={encoder.max_position_embeddings}."
                 )
@@ -62,7 +63,7 @@ class PretrainingTask:
         vocab = load_vocabulary(vocab_file)
         encoder = self.encoder_config
         if len(vocab) > encoder.vocab_size:
-            raise ValueError(
+            raise ConfigurationError(
                 f"{vocab_file} has {len(vocab)} tokens but vocab_size is {encoder.vocab_size}."
             )
         if encoder.token_keep_k is None:
@@ -70,7 +71,7 @@ class PretrainingTask:
         expected = {"token_allow_list": vocab.token_allow_list, "token_deny_list": vocab.token_deny_list}
         for key, ids in expected.items():
             if tuple(getattr(encoder, key)) != tuple(ids):
-                raise ValueError(
+                raise ConfigurationError(
                     f"{key}={tuple(getattr(encoder, key))} does not match the special-token "
                     f"ids of {vocab_file}: {tuple(ids)} ([UNK] [CLS] [SEP] [MASK] / [PAD])."
                 )
@@ -100,7 +101,7 @@ class PretrainingTask:
         heads = [h.name for h in self.config.model.cls_heads]
         unknown = [h for h in heads if h != "next_sentence"]
         if unknown:
-            raise ValueError(f"cls_heads {unknown} are not supported; only next_sentence.")
+            raise ConfigurationError(f"cls_heads {unknown} are not supported; only next_sentence.")
         return BertPretrainer(encoder, next_sentence=bool(heads))
 
     def check_batch_fits(self, name):
@@ -120,14 +121,14 @@ class PretrainingTask:
         files = expand_input_files(data.input_path)
         found = sum(1 for _ in tf.data.TFRecordDataset(files).take(data.global_batch_size))
         if found < data.global_batch_size:
-            raise ValueError(
+            raise DataError(
                 f"task.{name} ({data.input_path}) holds {found} examples, fewer than its "
                 f"global_batch_size {data.global_batch_size}."
             )
         if not data.dynamic_masking:
             first = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset(files[:1]))).numpy())
             if "masked_lm_positions" not in first.features.feature:
-                raise ValueError(
+                raise DataError(
                     f"task.{name}: {files[0]} holds no masks (converted with --dynamic_masking); "
                     f"set task.{name}.dynamic_masking=true to mask at read time."
                 )
@@ -144,7 +145,7 @@ class PretrainingTask:
 
     def build_inputs(self, data, input_context=None, seed=None):
         if not data.input_path:
-            raise ValueError("task data input_path is empty.")
+            raise ConfigurationError("task data input_path is empty.")
         return pretrain_dataset(
             data.input_path,
             data.global_batch_size,
@@ -164,5 +165,5 @@ def mixed_precision_policy(dtype):
     """Keras policy name for `runtime.mixed_precision_dtype`."""
     policies = {None: "float32", "float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
     if dtype not in policies:
-        raise ValueError(f"runtime.mixed_precision_dtype {dtype!r} is not supported.")
+        raise ConfigurationError(f"runtime.mixed_precision_dtype {dtype!r} is not supported.")
     return keras.mixed_precision.Policy(policies[dtype])

@@ -19,8 +19,17 @@ from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before
 
 from absl import app, flags, logging  # noqa: E402
 
+from official_tokendrop.errors import ConfigurationError, MissingFileError  # noqa: E402
+
 FLAGS = flags.FLAGS
 MODES = ("train", "eval", "train_and_eval")
+
+
+def _configuration_error(error):
+    """Model Garden's error on parsing or validating a config, as ours; its
+    message names the key or the file."""
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    return ConfigurationError(f"the experiment configuration: {message}")
 
 
 def _check_writable(model_dir):
@@ -35,7 +44,7 @@ def _check_writable(model_dir):
             f.write("ok")
         tf.io.gfile.remove(probe)
     except (tf.errors.OpError, OSError) as error:
-        raise PermissionError(f"model_dir {model_dir} is not writable: {error}") from None
+        raise ConfigurationError(f"model_dir {model_dir} is not writable: {error}") from None
 
 
 def check_trainer_config(trainer):
@@ -43,11 +52,11 @@ def check_trainer_config(trainer):
     for key in ("train_steps", "steps_per_loop", "checkpoint_interval"):
         value = getattr(trainer, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"trainer.{key} must be a positive integer; got {value!r}.")
+            raise ConfigurationError(f"trainer.{key} must be a positive integer; got {value!r}.")
     for key in ("summary_interval", "validation_interval", "validation_steps"):
         value = getattr(trainer, key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"trainer.{key} must be an integer; got {value!r}.")
+            raise ConfigurationError(f"trainer.{key} must be an integer; got {value!r}.")
 
 
 def strategy_for(runtime):
@@ -95,12 +104,15 @@ def run(params, model_dir, mode, strategy=None):
     from official_tokendrop.trainer import Trainer
 
     if mode not in MODES:
-        raise ValueError(f"--mode must be one of {MODES}; got {mode!r}.")
+        raise ConfigurationError(f"--mode must be one of {MODES}; got {mode!r}.")
     check_trainer_config(params.trainer)
     _check_writable(model_dir)
     if params.task.sample_data:
         prepare_sample_data(params, model_dir)
-    params.validate()
+    try:
+        params.validate()
+    except (KeyError, ValueError) as error:
+        raise _configuration_error(error) from None
     params.lock()
     strategy = strategy or strategy_for(params.runtime)
     trainer = Trainer(params, model_dir, strategy)
@@ -116,7 +128,7 @@ def _run_mode(trainer, params, model_dir, mode, restored):
     results = {}
     if mode == "eval":
         if not restored:
-            raise FileNotFoundError(f"No checkpoint in {model_dir} to evaluate.")
+            raise MissingFileError(f"No checkpoint in {model_dir} to evaluate.")
         results["eval"] = trainer.evaluate()
     else:
         results["train"] = trainer.train(evaluate=mode == "train_and_eval")
@@ -147,14 +159,12 @@ def _summary(results, model_dir):
 
 def main(argv):
     from official_tokendrop.cli import one_line_errors
-    from official_tokendrop.trainer import TrainingDiverged, WorkerLost
-    import tensorflow as tf
-
-    return one_line_errors("train", (TrainingDiverged, WorkerLost, tf.errors.OpError, RuntimeError))(_main)(argv)
+    return one_line_errors("train")(_main)(argv)
 
 
 def _main(argv):
     del argv
+    import yaml
     from official.core import train_utils
 
     from official_tokendrop import experiment_configs
@@ -162,11 +172,14 @@ def _main(argv):
     logging.set_verbosity(logging.WARNING)
     for name in ("experiment", "mode", "model_dir"):
         if not FLAGS[name].value:
-            raise ValueError(f"--{name} is required.")
+            raise ConfigurationError(f"--{name} is required.")
     known = experiment_configs.EXPERIMENTS
     if FLAGS.experiment not in known:
-        raise ValueError(f"unknown --experiment {FLAGS.experiment!r}; registered: {', '.join(known)}.")
-    params = train_utils.parse_configuration(FLAGS, lock_return=False, print_return=False)
+        raise ConfigurationError(f"unknown --experiment {FLAGS.experiment!r}; registered: {', '.join(known)}.")
+    try:
+        params = train_utils.parse_configuration(FLAGS, lock_return=False, print_return=False)
+    except (KeyError, ValueError, TypeError, AttributeError, OSError, yaml.YAMLError) as error:
+        raise _configuration_error(error) from None
     run(params, FLAGS.model_dir, FLAGS.mode)
 
 

@@ -17,6 +17,7 @@ import time
 import tensorflow as tf
 
 from official_tokendrop import checkpoints, optimization
+from official_tokendrop.errors import DataError, RunError
 from official_tokendrop.flops import encoder_step_flops
 from official_tokendrop.progress import Eta, format_duration
 from official_tokendrop.task import PretrainingTask, mixed_precision_policy
@@ -52,11 +53,11 @@ def _corrupt_record_message(input_path, error):
     return f"corrupt TFRecord in {input_path}: {error.message.splitlines()[0]}"
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RunError):
     """The loss became NaN or infinite."""
 
 
-class WorkerLost(RuntimeError):
+class WorkerLost(RunError):
     """A worker of a multi-worker run stopped; the others cannot go on."""
 
 
@@ -253,7 +254,7 @@ class Trainer:
             try:
                 logs = self._results(self._train_loop(iterator, tf.constant(steps)))
             except tf.errors.DataLossError as error:
-                raise ValueError(_corrupt_record_message(
+                raise DataError(_corrupt_record_message(
                     self.task.config.train_data.input_path, error)) from None
             except (tf.errors.UnavailableError, tf.errors.AbortedError,
                     tf.errors.DeadlineExceededError) as error:
@@ -315,7 +316,7 @@ class Trainer:
             outputs = self._eval_step(batch)
             count += 1
         if outputs is None:
-            raise ValueError(f"validation data {data.input_path} gave no full batch.")
+            raise DataError(f"validation data {data.input_path} gave no full batch.")
         results = self._results(outputs)
         results["train_seconds"] = self.train_seconds
         results["step"] = self.step

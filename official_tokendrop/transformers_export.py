@@ -24,6 +24,8 @@ import shutil
 
 import numpy as np
 
+from official_tokendrop.errors import DataError
+
 HIDDEN_ACT = "gelu_new"  # transformers' name of the tanh-approximated GELU
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                   "cls_token": "[CLS]", "mask_token": "[MASK]"}
@@ -111,7 +113,7 @@ def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercas
     vocab = load_vocabulary(vocab_file)
     missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab.tokens]
     if missing:
-        raise ValueError(f"{vocab_file} lacks the special tokens {missing} that BertTokenizer needs.")
+        raise DataError(f"{vocab_file} lacks the special tokens {missing} that BertTokenizer needs.")
     temporary = output.rstrip("/") + ".incomplete"
     shutil.rmtree(temporary, ignore_errors=True)
     os.makedirs(temporary)

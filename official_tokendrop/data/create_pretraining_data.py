@@ -28,9 +28,10 @@ from absl import app, flags
 
 from official_tokendrop.cli import one_line_errors
 from official_tokendrop.data import documents as documents_lib
-from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.data import features, masking, sequences
+from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.data.vocabulary import load_vocabulary
+from official_tokendrop.errors import ConfigurationError, DataError
 from official_tokendrop.progress import Eta
 
 CONFIG_FILE = "dataset_config.json"
@@ -55,22 +56,22 @@ class ConversionOptions:
     def validate(self):
         minimum = 5 if self.next_sentence else 3
         if self.seq_length < minimum:
-            raise ValueError(
+            raise ConfigurationError(
                 f"seq_length={self.seq_length} leaves no room for text: "
                 f"[CLS] and [SEP] tokens need {minimum - 1} positions plus at "
                 "least one token per segment."
             )
         if self.max_predictions_per_seq < 1 and not self.dynamic_masking:
-            raise ValueError(
+            raise ConfigurationError(
                 f"max_predictions_per_seq must be >= 1, got "
                 f"{self.max_predictions_per_seq}."
             )
         if self.max_predictions_per_seq > self.seq_length:
-            raise ValueError("max_predictions_per_seq exceeds seq_length.")
+            raise ConfigurationError("max_predictions_per_seq exceeds seq_length.")
         if self.dupe_factor < 1 or self.num_shards < 1:
-            raise ValueError("dupe_factor and num_shards must be >= 1.")
+            raise ConfigurationError("dupe_factor and num_shards must be >= 1.")
         if self.next_sentence and self.pack_sequences:
-            raise ValueError(
+            raise ConfigurationError(
                 "pack_sequences and next_sentence exclude each other: packed "
                 "sequences have no sentence pairs."
             )
@@ -134,14 +135,14 @@ def _check_output_dir(output_dir, expected):
                 if k == "inputs" else f"{k}: {found.get(k)!r} != {expected[k]!r}"
                 for k in differ
             )
-            raise ValueError(
+            raise DataError(
                 f"{output_dir} holds shards of a different configuration "
                 f"({details}); use an empty directory."
             )
         return
     stray = tf.io.gfile.glob(os.path.join(output_dir, "*.tfrecord*"))
     if stray:
-        raise ValueError(
+        raise DataError(
             f"{output_dir} holds TFRecords ({os.path.basename(stray[0])}, ...) "
             f"without {CONFIG_FILE}; use an empty directory."
         )
@@ -287,7 +288,7 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     _check_output_dir(output_dir, expected)
     tokenized, num_tokens = _tokenize(documents, vocab, options.do_lower_case, progress)
     if not tokenized:
-        raise ValueError(f"{files} yield no tokens.")
+        raise DataError(f"{files} yield no tokens.")
     unknown = sum(int(np.sum(sentence == vocab.id("[UNK]"))) for d in tokenized for sentence in d)
     unk_fraction = unknown / max(num_tokens, 1)
     progress(f"tokenized {num_tokens:,} tokens, {unk_fraction:.2%} [UNK]", force=True)

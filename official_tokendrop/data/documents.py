@@ -10,6 +10,8 @@ import os
 
 import tensorflow as tf
 
+from official_tokendrop.errors import DataError
+
 
 @dataclasses.dataclass
 class ReadReport:
@@ -38,12 +40,12 @@ def _refuse_binary(path, probe_bytes=8000):
     """A NUL byte in the first `probe_bytes` is git's test for binary files."""
     with tf.io.gfile.GFile(path, "rb") as f:
         if b"\x00" in f.read(probe_bytes):
-            raise ValueError(f"Input {path} is a binary file, not UTF-8 text.")
+            raise DataError(f"Input {path} is a binary file, not UTF-8 text.")
 
 
 def _refuse_mostly_undecodable(path, bad, lines):
     if lines and bad * 2 > lines:
-        raise ValueError(f"Input {path} is not UTF-8 text: {bad} of {lines} lines do not decode.")
+        raise DataError(f"Input {path} is not UTF-8 text: {bad} of {lines} lines do not decode.")
 
 
 def check_text_file(path):
@@ -67,7 +69,7 @@ def read_documents(paths):
     documents = [[]]
     for path in paths:
         if tf.io.gfile.isdir(path):
-            raise IsADirectoryError(f"Input {path} is a directory, not a text file.")
+            raise DataError(f"Input {path} is a directory, not a text file.")
         # The same test as check_text_file, counted in this single pass.
         _refuse_binary(path)
         report.files += 1
@@ -91,7 +93,7 @@ def read_documents(paths):
             path, len(report.undecodable) - bad_before, report.lines - lines_before
         )
         if not found_text:
-            raise ValueError(f"Input file {path} holds no text.")
+            raise DataError(f"Input file {path} holds no text.")
         if documents[-1]:
             documents.append([])
     documents = [d for d in documents if d]

@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from official_tokendrop.errors import ConfigurationError, MissingFileError
+
 
 def expand_input_files(patterns):
     """Expands comma-separated lists and globs; every pattern must match."""
@@ -13,8 +15,8 @@ def expand_input_files(patterns):
             continue
         matched = sorted(tf.io.gfile.glob(pattern))
         if not matched:
-            raise FileNotFoundError(f"Input {pattern!r} matches no file.")
+            raise MissingFileError(f"Input {pattern!r} matches no file.")
         files.extend(matched)
     if not files:
-        raise ValueError("No input files given.")
+        raise ConfigurationError("No input files given.")
     return files

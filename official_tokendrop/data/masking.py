@@ -9,6 +9,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from official_tokendrop.errors import ConfigurationError
+
 
 @dataclasses.dataclass(frozen=True)
 class MaskingConfig:
@@ -42,12 +44,12 @@ class MaskingConfig:
 
     def __post_init__(self):
         if self.max_predictions_per_seq < 1:
-            raise ValueError(
+            raise ConfigurationError(
                 "max_predictions_per_seq must be >= 1, got "
                 f"{self.max_predictions_per_seq}."
             )
         if not 0.0 < self.masked_lm_prob < 1.0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"masked_lm_prob must lie in (0, 1), got {self.masked_lm_prob}."
             )
 

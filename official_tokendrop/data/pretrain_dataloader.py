@@ -10,18 +10,19 @@ import tensorflow as tf
 
 from official_tokendrop.data import features, masking
 from official_tokendrop.data.file_patterns import expand_input_files
+from official_tokendrop.errors import ConfigurationError, DataError
 
 
 def _check_first_record(path, spec):
     """Fails early, naming the file, if its features disagree with `spec`."""
     record = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
     if record is None:
-        raise ValueError(f"TFRecord file {path} is empty.")
+        raise DataError(f"TFRecord file {path} is empty.")
     example = tf.train.Example.FromString(record.numpy())
     found = example.features.feature
     missing = sorted(set(spec) - set(found))
     if missing:
-        raise ValueError(
+        raise DataError(
             f"{path} lacks features {missing} (it has {sorted(found)}); check "
             "use_v2_feature_names, use_next_sentence_label and dynamic masking."
         )
@@ -29,7 +30,7 @@ def _check_first_record(path, spec):
         kind = found[name].WhichOneof("kind")
         length = len(getattr(found[name], kind).value)
         if length != feature_spec.shape[0]:
-            raise ValueError(
+            raise DataError(
                 f"{path}: feature {name} has length {length}, but the config "
                 f"expects {feature_spec.shape[0]} (seq_length / "
                 "max_predictions_per_seq disagree with the data)."
@@ -83,7 +84,7 @@ def pretrain_dataset(
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if input_context is not None and input_context.num_input_pipelines > 1:
         if len(files) < input_context.num_input_pipelines:
-            raise ValueError(
+            raise ConfigurationError(
                 f"{len(files)} file(s) cannot be sharded over "
                 f"{input_context.num_input_pipelines} input pipelines; write "
                 "at least one shard per pipeline (--num_shards)."

@@ -17,6 +17,8 @@ import sys
 
 from absl import app, flags
 
+from official_tokendrop.errors import RunError
+
 DEFAULT_PACKAGES = ("keras", "numpy", "absl")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
@@ -93,7 +95,7 @@ def write_sample_corpus(output_file, max_bytes=2_000_000, packages=DEFAULT_PACKA
                     if size >= max_bytes:
                         return documents, size
     if documents == 0:
-        raise RuntimeError("Found no docstring prose on this machine.")
+        raise RunError("Found no docstring prose on this machine.")
     return documents, size
 
 

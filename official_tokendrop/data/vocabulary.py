@@ -14,6 +14,7 @@ import time
 from absl import app, flags, logging
 
 from official_tokendrop.cli import one_line_errors
+from official_tokendrop.errors import DataError, MissingFileError
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -30,7 +31,7 @@ class Vocabulary:
     def __post_init__(self):
         missing = [t for t in SPECIAL_TOKENS if t not in self.index]
         if missing:
-            raise ValueError(
+            raise DataError(
                 f"Vocabulary {self.path} lacks the special tokens {missing}; "
                 f"a BERT vocabulary needs all of {list(SPECIAL_TOKENS)}."
             )
@@ -75,17 +76,17 @@ def load_vocabulary(path):
     import tensorflow as tf
 
     if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"Vocabulary file {path} does not exist.")
+        raise MissingFileError(f"Vocabulary file {path} does not exist.")
     with tf.io.gfile.GFile(path, "rb") as f:
         raw = f.read()
     tokens = tuple(line.strip() for line in raw.decode("utf-8").splitlines())
     tokens = tuple(t for t in tokens if t)
     if not tokens:
-        raise ValueError(f"Vocabulary file {path} is empty.")
+        raise DataError(f"Vocabulary file {path} is empty.")
     seen = {}
     for number, token in enumerate(tokens, start=1):
         if token in seen:
-            raise ValueError(
+            raise DataError(
                 f"Vocabulary file {path} lists {token!r} twice (entries {seen[token]} and "
                 f"{number}); every token needs one id."
             )
@@ -127,7 +128,7 @@ def build_vocabulary(
             lines = lines[:max_lines]
             break
     if not lines:
-        raise ValueError(f"No text in {list(input_files)} to build a vocabulary.")
+        raise DataError(f"No text in {list(input_files)} to build a vocabulary.")
     start = time.time()
     logging.info("Learning a %d-token vocabulary from %d lines", vocab_size, len(lines))
     keras_hub.tokenizers.compute_word_piece_vocabulary(

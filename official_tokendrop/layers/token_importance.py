@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from official_tokendrop import distribute
+from official_tokendrop.errors import ConfigurationError
 
 PINNED_IMPORTANCE = 1e4
 
@@ -47,19 +48,19 @@ class TokenImportance(keras.layers.Layer):
         allow_list = tuple(int(i) for i in allow_list)
         deny_list = tuple(int(i) for i in deny_list)
         if vocab_size < 1:
-            raise ValueError(f"`vocab_size` must be >= 1, got {vocab_size}.")
+            raise ConfigurationError(f"`vocab_size` must be >= 1, got {vocab_size}.")
         if not 0.0 <= beta < 1.0:
-            raise ValueError(f"`beta` must lie in [0, 1), got {beta}.")
+            raise ConfigurationError(f"`beta` must lie in [0, 1), got {beta}.")
         for name, ids in (("allow_list", allow_list), ("deny_list", deny_list)):
             outside = [i for i in ids if not 0 <= i < vocab_size]
             if outside:
-                raise ValueError(
+                raise ConfigurationError(
                     f"`token_{name}` ids {outside} are outside the "
                     f"vocabulary [0, {vocab_size})."
                 )
         overlap = sorted(set(allow_list) & set(deny_list))
         if overlap:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Ids {overlap} are in both `token_allow_list` and "
                 "`token_deny_list`."
             )

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from official_tokendrop.errors import ConfigurationError, InputError
+
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
 class TokenSelection(keras.layers.Layer):
@@ -31,9 +33,9 @@ class TokenSelection(keras.layers.Layer):
     def __init__(self, keep_k, random_keep_k=0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if keep_k is None or int(keep_k) < 1:
-            raise ValueError(f"`token_keep_k` must be >= 1, got {keep_k}.")
+            raise ConfigurationError(f"`token_keep_k` must be >= 1, got {keep_k}.")
         if int(random_keep_k) < 0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"`random_keep_k` must be >= 0, got {random_keep_k}."
             )
         self.keep_k = int(keep_k)
@@ -51,12 +53,12 @@ class TokenSelection(keras.layers.Layer):
     def call(self, scores, eligible=None, training=None):
         seq_length = scores.shape[-1]
         if seq_length is None:
-            raise ValueError(
+            raise InputError(
                 "Token selection needs a static sequence length; got "
                 f"scores of shape {scores.shape}."
             )
         if self.num_kept > seq_length:
-            raise ValueError(
+            raise InputError(
                 f"`token_keep_k` ({self.keep_k}) + `random_keep_k` "
                 f"({self.random_keep_k}) exceeds the sequence length "
                 f"{seq_length}."

@@ -2,6 +2,8 @@
 
 import keras
 
+from official_tokendrop.errors import ConfigurationError
+
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
 class TransformerBlock(keras.layers.Layer):
@@ -64,7 +66,7 @@ class TransformerBlock(keras.layers.Layer):
         memory_shape = query_shape if memory_shape is None else memory_shape
         hidden_dim = query_shape[-1]
         if hidden_dim % self.num_heads:
-            raise ValueError(
+            raise ConfigurationError(
                 f"hidden size {hidden_dim} is not divisible by "
                 f"num_attention_heads {self.num_heads}."
             )

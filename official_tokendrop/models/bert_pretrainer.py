@@ -5,6 +5,7 @@ from keras import ops
 from keras_hub.layers import MaskedLMHead
 
 from official_tokendrop import distribute, input_checks
+from official_tokendrop.errors import InputError, InputTypeError, MissingInputError
 from official_tokendrop.models.token_drop_bert_encoder import ENCODER_INPUTS
 
 MLM_INPUTS = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
@@ -112,19 +113,19 @@ class BertPretrainer(keras.Model):
 
     def _check_features(self, features):
         if not isinstance(features, dict):
-            raise TypeError(
+            raise InputTypeError(
                 "BertPretrainer takes a dict of features; got "
                 f"{type(features).__name__}."
             )
         missing = [k for k in self._required_inputs() if k not in features]
         if missing:
-            raise KeyError(
+            raise MissingInputError(
                 f"BertPretrainer inputs lack {missing}; got keys "
                 f"{sorted(features)}."
             )
         shapes = {k: tuple(features[k].shape) for k in MLM_INPUTS}
         if len(set(shapes.values())) != 1 or len(shapes[MLM_INPUTS[0]]) != 2:
-            raise ValueError(
+            raise InputError(
                 f"Masked-LM inputs must all be [batch, predictions]; got {shapes}."
             )
 

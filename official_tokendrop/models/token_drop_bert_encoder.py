@@ -5,6 +5,7 @@ from keras import ops
 from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 
 from official_tokendrop import input_checks
+from official_tokendrop.errors import ConfigurationError, InputError, InputTypeError, MissingInputError
 from official_tokendrop.layers import (
     MergeTokens,
     SplitTokens,
@@ -97,7 +98,7 @@ class TokenDropBertEncoder(keras.Model):
         dropping = token_keep_k is not None
         if dropping:
             if num_layers < 3:
-                raise ValueError(
+                raise ConfigurationError(
                     "Token dropping needs at least 3 layers (full, dropping, "
                     f"full); got num_layers={num_layers}."
                 )
@@ -106,7 +107,7 @@ class TokenDropBertEncoder(keras.Model):
             if last_drop_layer is None:
                 last_drop_layer = num_layers - 2
             if not 0 <= first_drop_layer <= last_drop_layer <= num_layers - 2:
-                raise ValueError(
+                raise ConfigurationError(
                     "Dropping layers must satisfy 0 <= first_drop_layer <= "
                     "last_drop_layer <= num_layers - 2 (the last layer sees "
                     f"all tokens); got first_drop_layer={first_drop_layer}, "
@@ -114,13 +115,13 @@ class TokenDropBertEncoder(keras.Model):
                     f"num_layers={num_layers}."
                 )
             if not 1 <= token_keep_k + token_random_keep_k <= max_sequence_length:
-                raise ValueError(
+                raise ConfigurationError(
                     f"`token_keep_k` must lie in [1, max_sequence_length="
                     f"{max_sequence_length}]; got token_keep_k={token_keep_k}"
                     f", token_random_keep_k={token_random_keep_k}."
                 )
         if hidden_size % num_attention_heads:
-            raise ValueError(
+            raise ConfigurationError(
                 f"hidden_size {hidden_size} is not divisible by "
                 f"num_attention_heads {num_attention_heads}."
             )
@@ -237,25 +238,25 @@ class TokenDropBertEncoder(keras.Model):
 
     def _validated_inputs(self, inputs):
         if not isinstance(inputs, dict):
-            raise TypeError(
+            raise InputTypeError(
                 f"TokenDropBertEncoder takes a dict with keys {ENCODER_INPUTS}"
                 f"; got {type(inputs).__name__}."
             )
         missing = [k for k in ENCODER_INPUTS if k not in inputs]
         if missing:
-            raise KeyError(
+            raise MissingInputError(
                 f"TokenDropBertEncoder inputs lack {missing}; "
                 f"got keys {sorted(inputs)}."
             )
         tensors = [ops.cast(inputs[k], "int32") for k in ENCODER_INPUTS]
         shapes = {k: tuple(t.shape) for k, t in zip(ENCODER_INPUTS, tensors)}
         if len(set(shapes.values())) != 1 or len(tensors[0].shape) != 2:
-            raise ValueError(
+            raise InputError(
                 f"Encoder inputs must all be [batch, seq_length]; got {shapes}."
             )
         seq_length = tensors[0].shape[1]
         if seq_length is not None and seq_length > self.max_sequence_length:
-            raise ValueError(
+            raise InputError(
                 f"Sequence length {seq_length} exceeds max_sequence_length "
                 f"{self.max_sequence_length}."
             )
@@ -294,7 +295,7 @@ class TokenDropBertEncoder(keras.Model):
         positions rank below every id, deny-listed ones included.
         """
         if not self.dropping:
-            raise ValueError("This encoder was built with token_keep_k=None.")
+            raise ConfigurationError("This encoder was built with token_keep_k=None.")
         mask = ops.cast(input_mask, "int32")
         scores = self.token_importance(input_word_ids)
         scores = scores - _PADDING_PENALTY * ops.cast(mask == 0, "float32")
