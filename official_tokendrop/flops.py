@@ -10,6 +10,8 @@ is counted as twice the forward pass, so a step is 3x the forward FLOPs.
 
 import dataclasses
 
+from official_tokendrop.models.token_drop_bert_encoder import default_drop_layers
+
 
 def _block_flops(queries, keys, hidden, inner):
     """Forward FLOPs of one block with `queries` attending over `keys`."""
@@ -55,8 +57,9 @@ def step_flops(
     if keep_k is None:
         encoder = num_layers * full
     else:
-        first = num_layers // 2 - 1 if first_drop_layer is None else first_drop_layer
-        last = num_layers - 2 if last_drop_layer is None else last_drop_layer
+        first, last = default_drop_layers(num_layers)
+        first = first if first_drop_layer is None else first_drop_layer
+        last = last if last_drop_layer is None else last_drop_layer
         kept_only = last - first
         encoder = (
             (num_layers - kept_only - 1) * full
@@ -77,7 +80,7 @@ def encoder_step_flops(encoder, seq_length, num_predictions, batch_size=1, dropp
         encoder.vocab_size,
         num_predictions,
         batch_size,
-        keep_k=encoder.token_selection.num_kept if dropping and encoder.dropping else None,
+        keep_k=encoder.num_kept if dropping else None,
         first_drop_layer=encoder.first_drop_layer,
         last_drop_layer=encoder.last_drop_layer,
     )

@@ -237,7 +237,7 @@ class Trainer:
         batch = self.task.config.train_data.global_batch_size
         seq_length = self.task.config.train_data.seq_length
         encoder = self.model.encoder
-        kept = encoder.token_selection.num_kept / seq_length if encoder.dropping else 1.0
+        kept = encoder.kept_fraction(seq_length)
         start, logs = time.time(), {}
         eta = Eta(total)
         eta.update(self.step)

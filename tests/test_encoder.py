@@ -190,3 +190,25 @@ def test_out_of_range_ids_poison_compiled_outputs(encoder):
     out = compiled(bad)["sequence_output"].numpy()
     assert np.isnan(out[1]).all()
     assert np.isfinite(out[[0, 2, 3]]).all()
+
+
+def test_encoder_reports_its_drop_schedule_and_kept_tokens():
+    encoder = tiny_encoder(token_random_keep_k=2)  # 4 layers, keep 6 + 2 random of 16
+    assert encoder.drop_layers == (1, 2)
+    assert encoder.num_kept == 8 and encoder.kept_fraction(SEQ) == 0.5
+    twelve = tiny_encoder(num_layers=12, token_random_keep_k=0)
+    assert twelve.drop_layers == (5, 6, 7, 8, 9, 10)
+    dense = tiny_encoder(token_keep_k=None)
+    assert dense.drop_layers == () and dense.num_kept is None and dense.kept_fraction(SEQ) == 1.0
+    dense.record_mlm_losses(np.array([[7]]), np.array([[2.0]]), np.array([[1.0]]))  # nothing to move
+
+
+def test_record_mlm_losses_moves_the_table_by_the_running_average():
+    encoder = tiny_encoder(token_loss_beta=0.9)
+    ids = np.array([[7, 7, 9, 11]])
+    losses = np.array([[2.0, 4.0, 1.0, 5.0]], "float32")
+    weights = np.array([[1.0, 1.0, 1.0, 0.0]], "float32")  # id 11 is padding
+    encoder.record_mlm_losses(ids, losses, weights)
+    table = keras.ops.convert_to_numpy(encoder.token_importance.table)
+    np.testing.assert_allclose(table[[7, 9, 11, 8]], [0.9 * 10 + 0.1 * 3.0, 0.9 * 10 + 0.1 * 1.0, 10.0, 10.0],
+                               rtol=1e-6)

@@ -217,12 +217,9 @@ class BertPretrainer(keras.Model):
 
     def _apply_updates(self, features, grads, statistics):
         """Moves the importance table, then the optimized weights."""
-        if self.encoder.token_importance is not None:
-            self.encoder.token_importance.update(
-                features["masked_lm_ids"],
-                statistics["mlm_loss"],
-                features["masked_lm_weights"],
-            )
+        self.encoder.record_mlm_losses(
+            features["masked_lm_ids"], statistics["mlm_loss"], features["masked_lm_weights"]
+        )
         self.optimizer.apply(grads, self.optimized_variables())
 
     def _evaluate(self, features):

@@ -22,6 +22,12 @@ ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 _PADDING_PENALTY = 3e4
 
 
+def default_drop_layers(num_layers):
+    """The paper's schedule: (first, last) dropping layer of `num_layers`,
+    from the middle to the one before the last."""
+    return num_layers // 2 - 1, num_layers - 2
+
+
 @keras.saving.register_keras_serializable(package="official_tokendrop")
 class TokenDropBertEncoder(keras.Model):
     """BERT encoder with loss-based token dropping (Hou et al., 2022).
@@ -102,10 +108,9 @@ class TokenDropBertEncoder(keras.Model):
                     "Token dropping needs at least 3 layers (full, dropping, "
                     f"full); got num_layers={num_layers}."
                 )
-            if first_drop_layer is None:
-                first_drop_layer = num_layers // 2 - 1
-            if last_drop_layer is None:
-                last_drop_layer = num_layers - 2
+            first, last = default_drop_layers(num_layers)
+            first_drop_layer = first if first_drop_layer is None else first_drop_layer
+            last_drop_layer = last if last_drop_layer is None else last_drop_layer
             if not 0 <= first_drop_layer <= last_drop_layer <= num_layers - 2:
                 raise ConfigurationError(
                     "Dropping layers must satisfy 0 <= first_drop_layer <= "
@@ -226,9 +231,34 @@ class TokenDropBertEncoder(keras.Model):
         self.pooled_dense.build((None, self.hidden_size))
         self.built = True
 
+    # === What the encoder tells others ===
     @property
     def dropping(self):
         return self.token_keep_k is not None
+
+    @property
+    def drop_layers(self):
+        """Indices of the layers whose queries are only the kept tokens
+        (the first of them still reads every token); () without dropping."""
+        if not self.dropping:
+            return ()
+        return tuple(range(self.first_drop_layer, self.last_drop_layer + 1))
+
+    @property
+    def num_kept(self):
+        """Tokens per sequence the dropping layers process (loss-ranked plus
+        random keeps); None without dropping."""
+        return self.token_keep_k + self.token_random_keep_k if self.dropping else None
+
+    def kept_fraction(self, seq_length):
+        """Share of a `seq_length` sequence the dropping layers process."""
+        return self.num_kept / seq_length if self.dropping else 1.0
+
+    def record_mlm_losses(self, masked_lm_ids, mlm_losses, masked_lm_weights):
+        """Moves the importance table toward a step's per-prediction MLM
+        losses (weight 0 entries ignored); nothing without dropping."""
+        if self.token_importance is not None:
+            self.token_importance.update(masked_lm_ids, mlm_losses, masked_lm_weights)
 
     def _embed(self, word_ids, type_ids, training):
         x = self.token_embedding(word_ids)
