@@ -4,10 +4,12 @@ TensorFlow checkpoints, evaluation, logs and TensorBoard summaries.
 Keras' `fit` stays the API for simple single-device use. The trainer runs
 its own loop because `fit` fails under MultiWorkerMirroredStrategy on this
 stack (tensorflow#72388) and compiles a whole multi-replica step into one
-XLA function (keras#19005). Its steps are the pretrainer's own
-`train_step` / `test_step`, so both paths compute the same thing.
+XLA function (keras#19005). Its steps are `official_tokendrop.backend.tensorflow`'s,
+the ones the pretrainer's `train_step` / `test_step` run under `fit`, so
+both paths compute the same thing.
 """
 
+import functools
 import json
 import math
 import os
@@ -17,6 +19,7 @@ import time
 import tensorflow as tf
 
 from official_tokendrop import checkpoints, optimization
+from official_tokendrop.backend import tensorflow as tensorflow_steps
 from official_tokendrop.errors import DataError, RunError
 from official_tokendrop.flops import encoder_step_flops
 from official_tokendrop.progress import Eta, format_duration
@@ -95,7 +98,8 @@ class Trainer:
             optimizer = optimization.build_optimizer(trainer.optimizer_config, variables)
             if params.runtime.mixed_precision_dtype == "float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            self.model.compile(optimizer=optimizer, jit_compile=bool(params.runtime.enable_xla))
+            # The trainer chooses the XLA scope of its steps itself (below).
+            self.model.compile(optimizer=optimizer, jit_compile=False)
             optimizer.build(variables)
         self.optimizer = optimizer
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer)
@@ -110,10 +114,13 @@ class Trainer:
             self.checkpoint, self.write_dir, max_to_keep=trainer.max_to_keep
         )
         # One replica: the whole step is one XLA function. Several: only
-        # the forward/backward is (see BertPretrainer.compile).
-        self._train_step = self.model.train_step
-        self._test_step = self.model.test_step
-        if self.model.jit_compile:
+        # each replica's forward/backward is (keras-team/keras#19005).
+        xla, replicas = bool(params.runtime.enable_xla), strategy.num_replicas_in_sync
+        self._train_step = functools.partial(
+            tensorflow_steps.train_step, self.model, replica_jit=xla and replicas > 1
+        )
+        self._test_step = functools.partial(tensorflow_steps.test_step, self.model)
+        if xla and replicas == 1:
             self._train_step = tf.function(self._train_step, jit_compile=True)
             self._test_step = tf.function(self._test_step, jit_compile=True)
         # Built once, so every evaluation and every `train` call reuses one

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 from keras_hub.layers import MaskedLMHead
 
-from official_tokendrop import distribute, input_checks
+from official_tokendrop import backend, distribute, input_checks
 from official_tokendrop.errors import InputError, InputTypeError, MissingInputError
 from official_tokendrop.models.token_drop_bert_encoder import ENCODER_INPUTS
 
@@ -23,11 +23,6 @@ def top_prediction_is(labels, logits):
     indices = ops.arange(vocab_size, dtype="int32")
     first = ops.min(ops.where(logits == largest, indices, vocab_size), axis=-1)
     return ops.cast(first == ops.cast(labels, "int32"), "float32")
-
-
-def _features(data):
-    """The feature dict of a batch given as `features` or `(features, ...)`."""
-    return data[0] if isinstance(data, tuple) else data
 
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
@@ -229,114 +224,20 @@ class BertPretrainer(keras.Model):
         )
         return self._update_metrics(features, statistics, loss)
 
+    @staticmethod
+    def features_of(data):
+        """The feature dict of a batch given as `features` or `(features, ...)`."""
+        return data[0] if isinstance(data, tuple) else data
+
+    # Keras' fit calls these; the backend modules run the steps (the
+    # trainer calls them directly, choosing its own XLA scope).
     def train_step(self, *args):
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            return self._tensorflow_train_step(*args)
-        if backend == "jax":
-            return self._jax_train_step(*args)
-        raise NotImplementedError(
-            "BertPretrainer.fit runs on the TensorFlow and JAX backends; "
-            f"got {backend!r}."
-        )
+        if keras.backend.backend() == "tensorflow":
+            return backend.steps().train_step(self, *args, replica_jit=self._replica_jit)
+        return backend.steps().train_step(self, *args)
 
     def test_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return self._jax_test_step(*args)
-        return self._evaluate(_features(args[0]))
-
-    # --- TensorFlow: variables change in place ---
-    def _forward_backward(self, features, mlm_weight_total):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            outputs = self(features, training=True)
-            loss, statistics = self._pretraining_losses(features, outputs, mlm_weight_total)
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.optimized_variables())
-        # Embedding lookups give IndexedSlices with one row per token, so an
-        # id repeats. Keras' TF optimizers square those rows before summing
-        # them (Adam's second moment becomes sum(g_i^2), not (sum g_i)^2),
-        # which inflates the segment embedding's steps by up to sqrt(batch
-        # tokens). Dense gradients make the update the one JAX computes.
-        grads = [
-            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-            for g in grads
-        ]
-        return loss, grads, statistics
-
-    def _tensorflow_train_step(self, data):
-        import tensorflow as tf
-
-        features = _features(data)
-        forward_backward = self._forward_backward
-        if self._replica_jit:
-            forward_backward = tf.function(forward_backward, jit_compile=True)
-        loss, grads, statistics = forward_backward(
-            features, self._global_weight_total(features)
-        )
-        self._apply_updates(features, grads, statistics)
-        return self._update_metrics(features, statistics, loss)
-
-    # --- JAX: the step maps variable values to new values ---
-    def _state_variables(self, with_optimizer):
-        groups = [self.trainable_variables, self.non_trainable_variables]
-        if with_optimizer:
-            groups.append(self.optimizer.variables)
-        return groups + [self.metrics_variables]
-
-    def _run_stateless(self, state, with_optimizer, function):
-        """Runs `function()` on `state`'s values; returns (result, new state)."""
-        groups = self._state_variables(with_optimizer)
-        mapping = [
-            (variable, value)
-            for variables, values in zip(groups, state)
-            for variable, value in zip(variables, values)
-        ]
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            result = function()
-        new_state = tuple(
-            [scope.get_current_value(variable) for variable in variables]
-            for variables in groups
-        )
-        return result, new_state
-
-    def _jax_train_step(self, state, data):
-        import jax
-
-        trainable, non_trainable, optimizer_values, metric_values = state
-        features = _features(data)
-        weight_total = self._global_weight_total(features)
-
-        def scaled_loss(trainable, non_trainable):
-            outputs, non_trainable = self.stateless_call(
-                trainable, non_trainable, features, training=True
-            )
-            loss, statistics = self._pretraining_losses(features, outputs, weight_total)
-            scaling = list(zip(self.optimizer.variables, optimizer_values))
-            with keras.StatelessScope(state_mapping=scaling):
-                scaled = self.optimizer.scale_loss(loss)
-            return scaled, (loss, statistics, non_trainable)
-
-        (_, (loss, statistics, non_trainable)), grads = (
-            jax.value_and_grad(scaled_loss, has_aux=True)(trainable, non_trainable)
-        )
-        optimized = {id(v) for v in self.optimized_variables()}
-        grads = [
-            g for v, g in zip(self.trainable_variables, grads) if id(v) in optimized
-        ]
-
-        def updates():
-            self._apply_updates(features, grads, statistics)
-            return self._update_metrics(features, statistics, loss)
-
-        state = (trainable, non_trainable, optimizer_values, metric_values)
-        return self._run_stateless(state, True, updates)
-
-    def _jax_test_step(self, state, data):
-        return self._run_stateless(
-            state, False, lambda: self._evaluate(_features(data))
-        )
+        return backend.steps().test_step(self, *args)
 
     def _update_metrics(self, features, statistics, loss):
         weights = ops.cast(features["masked_lm_weights"], "float32")

@@ -1,0 +1,56 @@
+"""JAX steps of `BertPretrainer`: a step maps variable values to new values."""
+
+import jax
+import keras
+
+
+def _state_variables(model, with_optimizer):
+    groups = [model.trainable_variables, model.non_trainable_variables]
+    if with_optimizer:
+        groups.append(model.optimizer.variables)
+    return groups + [model.metrics_variables]
+
+
+def _run_stateless(model, state, with_optimizer, function):
+    """Runs `function()` on `state`'s values; returns (result, new state)."""
+    groups = _state_variables(model, with_optimizer)
+    mapping = [
+        (variable, value)
+        for variables, values in zip(groups, state)
+        for variable, value in zip(variables, values)
+    ]
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        result = function()
+    new_state = tuple([scope.get_current_value(variable) for variable in variables] for variables in groups)
+    return result, new_state
+
+
+def train_step(model, state, data):
+    trainable, non_trainable, optimizer_values, metric_values = state
+    features = model.features_of(data)
+    weight_total = model._global_weight_total(features)
+
+    def scaled_loss(trainable, non_trainable):
+        outputs, non_trainable = model.stateless_call(trainable, non_trainable, features, training=True)
+        loss, statistics = model._pretraining_losses(features, outputs, weight_total)
+        scaling = list(zip(model.optimizer.variables, optimizer_values))
+        with keras.StatelessScope(state_mapping=scaling):
+            scaled = model.optimizer.scale_loss(loss)
+        return scaled, (loss, statistics, non_trainable)
+
+    (_, (loss, statistics, non_trainable)), grads = jax.value_and_grad(scaled_loss, has_aux=True)(
+        trainable, non_trainable
+    )
+    optimized = {id(v) for v in model.optimized_variables()}
+    grads = [g for v, g in zip(model.trainable_variables, grads) if id(v) in optimized]
+
+    def updates():
+        model._apply_updates(features, grads, statistics)
+        return model._update_metrics(features, statistics, loss)
+
+    state = (trainable, non_trainable, optimizer_values, metric_values)
+    return _run_stateless(model, state, True, updates)
+
+
+def test_step(model, state, data):
+    return _run_stateless(model, state, False, lambda: model._evaluate(model.features_of(data)))
