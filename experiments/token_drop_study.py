@@ -510,8 +510,8 @@ class Study:
                                       "flops": 0, "final_heldout_loss": None, "seconds_to_baseline_loss": None,
                                       "flops_to_baseline_loss": None, "layers": s.layers, "keep_k": None}
         # Fine-tuning in rounds, the experiment seed's models first (with the
-        # control), then each further pretraining seed's; each round ends
-        # with a complete report, so a study stopped midway keeps its tables.
+        # control), then each further pretraining seed's; a report after
+        # every task of every round, so a study stopped midway keeps its tables.
         results = {}  # arm -> task -> pretraining seed -> [fine-tune results]
         slices = {task: self.task_slices(task) for task in self.tasks}
         for round_seed in ([args.seed] + extra_seeds) if self.tasks else []:
@@ -530,7 +530,7 @@ class Study:
                     scores = [r["test"]["accuracy"] for r in sum(got.values(), [])]
                     self.log(f"fine-tuned {arm} (pretraining seed {round_seed}) on {task}: "
                              f"{np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)} fine-tunes)")
-            Report(self, unigram, runs, finetune_summary(results), bench).write()
+                Report(self, unigram, runs, finetune_summary(results), bench).write()
         if not self.tasks:
             Report(self, unigram, runs, {}, bench).write()
 
