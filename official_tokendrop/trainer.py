@@ -104,6 +104,7 @@ class Trainer:
         self.optimizer = optimizer
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer)
         self.restored = None
+        self._iterator = None  # the training data, made on the first `train`
         # Every worker of a multi-worker run must save (the save has
         # collectives); only the chief's files land in model_dir.
         self.is_chief = _is_chief(strategy)
@@ -173,7 +174,9 @@ class Trainer:
         """
         data = self.task.config.train_data
         seed = 1_000_003 * (self.task.config.seed or 0)
-        state = {"random": self._random_states()}
+        # Without dropout or random keep there are no random states to save.
+        randoms = self._random_states()
+        state = {"random": randoms} if randoms else {}
         if self.strategy.num_replicas_in_sync == 1:
             # strategy.run takes the batch of a plain (checkpointable) iterator.
             state["data"] = iter(self.task.build_inputs(data, seed=seed))
@@ -239,7 +242,9 @@ class Trainer:
         self.task.check_batch_fits("train_data")
         if evaluate:
             self.task.check_batch_fits("validation_data")
-        iterator = self._resumable_iterator()
+        if self._iterator is None:
+            self._iterator = self._resumable_iterator()
+        iterator = self._iterator
 
         batch = self.task.config.train_data.global_batch_size
         seq_length = self.task.config.train_data.seq_length

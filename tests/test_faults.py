@@ -181,3 +181,24 @@ def test_checkpoint_without_resume_state_still_resumes(demo_data, trained_dir, t
     assert f"restored {os.path.join(model_dir, 'ckpt-20')} at step 20" in err
     assert "holds no input position or random state" in err
     assert results["step"] == 30
+
+
+def test_resume_without_random_states_is_exact_too(demo_data, tmp_path, capsys):
+    """No dropout and no random keep: nothing random to save; the input
+    position alone resumes the run, with no warning."""
+    def params(steps):
+        p = tiny_params(demo_data, train_steps=steps)
+        p.override({"task": {"seed": 3, "model": {"encoder": {"any": {
+            "dropout_rate": 0.0, "attention_dropout_rate": 0.0}}}}})
+        return p
+
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train.run(params(20), straight, "train")
+    train.run(params(10), resumed, "train")
+    assert checkpoints.resume_state_keys(os.path.join(resumed, "ckpt-10")) == {"data"}
+    capsys.readouterr()
+    train.run(params(20), resumed, "train")
+    assert "holds no input position" not in capsys.readouterr().err
+    a, b = _state(straight, 20), _state(resumed, 20)
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-5, err_msg=name)
