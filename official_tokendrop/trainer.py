@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -64,11 +65,14 @@ class WorkerLost(RunError):
     """A worker of a multi-worker run stopped; the others cannot go on."""
 
 
-def _worker_lost_message(error, latest):
-    """One line from TensorFlow's many: which worker stopped, and what to do."""
-    tasks = sorted({line.strip() for line in str(error).splitlines() if line.strip().startswith("/job:")})
-    who = ", ".join(tasks) or error.message.splitlines()[0][:200]
-    return (f"a worker of this multi-worker run stopped ({who}); the run cannot continue without "
+def _worker_lost_message(error, own_task, latest):
+    """One line from TensorFlow's many: which worker stopped, and what to do.
+
+    TensorFlow names the lost task in some of its messages (a heartbeat
+    timeout) and not in others (an aborted collective)."""
+    tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", str(error))) - {own_task})
+    who = f" ({', '.join(tasks)})" if tasks else ""
+    return (f"a worker of this multi-worker run stopped{who}; the run cannot continue without "
             f"it. Restart every worker with the same command: they resume from {latest or 'step 0'}.")
 
 
@@ -272,7 +276,9 @@ class Trainer:
                     tf.errors.DeadlineExceededError) as error:
                 if _worker_count(self.strategy) > 1:
                     latest = (checkpoints.candidates(self.model_dir) or [None])[0]
-                    raise WorkerLost(_worker_lost_message(error, latest)) from None
+                    resolver = self.strategy.cluster_resolver
+                    own = f"/job:{resolver.task_type}/replica:0/task:{resolver.task_id}"
+                    raise WorkerLost(_worker_lost_message(error, own, latest)) from None
                 raise
             elapsed = time.time() - chunk_start
             self.train_seconds += elapsed
