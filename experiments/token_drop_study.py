@@ -715,11 +715,11 @@ class Report:
             lines.append(f"- {arm} pretraining benefit over no_pretraining: " + ", ".join(
                 f"{task} {100 * benefit[arm][task]:+.1f} points"
                 + ("" if kept[arm][task] is None or arm == "baseline" else f" ({kept[arm][task]:.0%} of baseline's)")
-                for task in tasks))
+                for task in tasks if task in benefit[arm]))  # a partial report lacks later tasks
         if tasks and self.finetune:
             any_arm = next(iter(self.finetune.values()))
             lines.append("- majority class: " + ", ".join(
-                f"{task} {any_arm[task]['majority_baseline']:.3f}" for task in tasks))
+                f"{task} {any_arm[task]['majority_baseline']:.3f}" for task in tasks if task in any_arm))
         b = self.bench
         if b.get("rounds"):
             lines += ["", f"Step-seconds: medians of {len(next(iter(b['rounds'].values())))} interleaved rounds of "
