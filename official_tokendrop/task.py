@@ -46,10 +46,8 @@ class PretrainingTask:
                     f"task.{name}.dynamic_masking needs task.vocab_file (the ids of [MASK] "
                     "and of the special tokens)."
                 )
-            if data.dynamic_masking and not 0 < data.masked_lm_prob <= 1:
-                raise ConfigurationError(
-                    f"task.{name}.masked_lm_prob must be in (0, 1]; got {data.masked_lm_prob}."
-                )
+            if data.dynamic_masking:
+                self.masking(data)  # MaskingConfig checks its own values, before any step
             if data.seq_length > encoder.max_position_embeddings:
                 raise ConfigurationError(
                     f"task.{name}.seq_length={data.seq_length} exceeds "
