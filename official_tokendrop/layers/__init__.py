@@ -1,6 +1,7 @@
 """Keras 3 layers for token-dropping BERT."""
 
 from official_tokendrop.layers.activations import gelu_approximate
+from official_tokendrop.layers.token_frequency import TokenFrequency
 from official_tokendrop.layers.token_importance import TokenImportance
 from official_tokendrop.layers.token_routing import MergeTokens, SplitTokens
 from official_tokendrop.layers.token_selection import TokenSelection
@@ -9,6 +10,7 @@ from official_tokendrop.layers.transformer_block import TransformerBlock
 __all__ = [
     "MergeTokens",
     "SplitTokens",
+    "TokenFrequency",
     "TokenImportance",
     "TokenSelection",
     "TransformerBlock",

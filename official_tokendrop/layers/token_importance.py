@@ -10,6 +10,51 @@ from official_tokendrop.errors import ConfigurationError
 PINNED_IMPORTANCE = 1e4
 
 
+def pinned_ids(vocab_size, allow_list=(), deny_list=()):
+    """The ids whose score is fixed by the allow and deny lists.
+
+    Shared by every per-id scoring layer so all selection strategies pin the
+    same ids with the same values.
+
+    Args:
+        vocab_size: number of token ids.
+        allow_list: ids always kept; pinned at +1e4.
+        deny_list: ids dropped first; pinned at -1e4.
+
+    Returns:
+        `(pinned, values)`: `pinned` a bool array [vocab_size], True for the
+        listed ids; `values` a float32 array [vocab_size] holding +1e4 for
+        allowed ids, -1e4 for denied ids and 0 elsewhere.
+
+    Raises:
+        ConfigurationError: `vocab_size` < 1, a listed id outside
+            [0, vocab_size), or an id in both lists.
+    """
+    if vocab_size < 1:
+        raise ConfigurationError(f"`vocab_size` must be >= 1, got {vocab_size}.")
+    allow_list = tuple(int(i) for i in allow_list)
+    deny_list = tuple(int(i) for i in deny_list)
+    for name, ids in (("allow_list", allow_list), ("deny_list", deny_list)):
+        outside = [i for i in ids if not 0 <= i < vocab_size]
+        if outside:
+            raise ConfigurationError(
+                f"`token_{name}` ids {outside} are outside the "
+                f"vocabulary [0, {vocab_size})."
+            )
+    overlap = sorted(set(allow_list) & set(deny_list))
+    if overlap:
+        raise ConfigurationError(
+            f"Ids {overlap} are in both `token_allow_list` and "
+            "`token_deny_list`."
+        )
+    values = np.zeros([int(vocab_size)], "float32")
+    values[list(allow_list)] = PINNED_IMPORTANCE
+    values[list(deny_list)] = -PINNED_IMPORTANCE
+    pinned = np.zeros([int(vocab_size)], np.bool_)
+    pinned[list(allow_list + deny_list)] = True
+    return pinned, values
+
+
 @keras.saving.register_keras_serializable(package="official_tokendrop")
 class TokenImportance(keras.layers.Layer):
     """Holds `table[vocab_size]`, the importance of every token id.
@@ -47,36 +92,16 @@ class TokenImportance(keras.layers.Layer):
         super().__init__(**kwargs)
         allow_list = tuple(int(i) for i in allow_list)
         deny_list = tuple(int(i) for i in deny_list)
-        if vocab_size < 1:
-            raise ConfigurationError(f"`vocab_size` must be >= 1, got {vocab_size}.")
         if not 0.0 <= beta < 1.0:
             raise ConfigurationError(f"`beta` must lie in [0, 1), got {beta}.")
-        for name, ids in (("allow_list", allow_list), ("deny_list", deny_list)):
-            outside = [i for i in ids if not 0 <= i < vocab_size]
-            if outside:
-                raise ConfigurationError(
-                    f"`token_{name}` ids {outside} are outside the "
-                    f"vocabulary [0, {vocab_size})."
-                )
-        overlap = sorted(set(allow_list) & set(deny_list))
-        if overlap:
-            raise ConfigurationError(
-                f"Ids {overlap} are in both `token_allow_list` and "
-                "`token_deny_list`."
-            )
+        self._pinned, pinned_values = pinned_ids(vocab_size, allow_list, deny_list)
         self.vocab_size = int(vocab_size)
         self.init_value = float(init_value)
         self.beta = float(beta)
         self.allow_list = allow_list
         self.deny_list = deny_list
 
-        pinned_values = np.zeros([self.vocab_size], "float32")
-        pinned_values[list(allow_list)] = PINNED_IMPORTANCE
-        pinned_values[list(deny_list)] = -PINNED_IMPORTANCE
-        pinned = np.zeros([self.vocab_size], bool)
-        pinned[list(allow_list + deny_list)] = True
-        self._pinned = pinned
-        self._initial_table = np.where(pinned, pinned_values, self.init_value)
+        self._initial_table = np.where(self._pinned, pinned_values, self.init_value)
         self.build()
 
     def build(self, input_shape=None):
