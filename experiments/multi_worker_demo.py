@@ -36,7 +36,7 @@ def main():
     data = prepare_sample_dataset(os.path.join(work, "data"), 32, 5, 2000, max_bytes=150_000)
     override = ",".join([
         "runtime.distribution_strategy=multi_worker_mirrored",
-        "task.sample_data=false",
+        "task.sample_data=false", "task.export=false",
         f"task.vocab_file={data.vocab_file}",
         f"task.train_data.input_path={data.train_pattern}",
         f"task.validation_data.input_path={data.validation_pattern}",

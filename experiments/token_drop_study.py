@@ -354,7 +354,7 @@ class Study:
                 params.override(override, is_strict=True)
                 params.validate()
                 trainer = Trainer(params, os.path.join(directory, name), tf.distribute.get_strategy())
-                batch = next(iter(trainer.task.build_inputs(params.task.train_data)))
+                batch = next(iter(trainer.task.build_inputs("train")))
                 float(trainer._train_step(batch)["loss"])  # compiles
                 contenders[name] = (trainer, batch)
                 steps[name] = []

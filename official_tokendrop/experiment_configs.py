@@ -8,6 +8,7 @@ YAML files load unchanged.
 """
 
 import dataclasses
+import inspect
 from typing import Optional, Tuple
 
 from official.core import config_definitions as cfg
@@ -17,20 +18,57 @@ from official.nlp.configs import bert, encoders
 from official.nlp.data import pretrain_dataloader
 
 from official_tokendrop.errors import ConfigurationError
+from official_tokendrop.models import TokenDropBertEncoder
+
+# The token keys' defaults are the encoder's own (one default each).
+_ENCODER_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(TokenDropBertEncoder).parameters.items()
+}
 
 
 @dataclasses.dataclass
 class TokenDropBertEncoderConfig(encoders.BertEncoderConfig):
     """The reference's encoder keys, plus ours (random keep, drop layers)."""
 
-    token_keep_k: Optional[int] = 256
-    token_allow_list: Tuple[int, ...] = (100, 101, 102, 103)
-    token_deny_list: Tuple[int, ...] = (0,)
-    token_loss_init_value: float = 10.0
-    token_loss_beta: float = 0.995
-    token_random_keep_k: int = 0
-    first_drop_layer: Optional[int] = None
-    last_drop_layer: Optional[int] = None
+    token_keep_k: Optional[int] = _ENCODER_DEFAULTS["token_keep_k"]
+    token_allow_list: Tuple[int, ...] = _ENCODER_DEFAULTS["token_allow_list"]
+    token_deny_list: Tuple[int, ...] = _ENCODER_DEFAULTS["token_deny_list"]
+    token_loss_init_value: float = _ENCODER_DEFAULTS["token_loss_init_value"]
+    token_loss_beta: float = _ENCODER_DEFAULTS["token_loss_beta"]
+    token_random_keep_k: int = _ENCODER_DEFAULTS["token_random_keep_k"]
+    first_drop_layer: Optional[int] = _ENCODER_DEFAULTS["first_drop_layer"]
+    last_drop_layer: Optional[int] = _ENCODER_DEFAULTS["last_drop_layer"]
+
+
+# === The translation table: Model Garden's encoder keys -> the encoder's ===
+# Keys renamed on the way in; every other key the encoder takes keeps its
+# name. Inside the package only the encoder's names are used.
+_RENAMED = {
+    "intermediate_size": "inner_dim",
+    "max_position_embeddings": "max_sequence_length",
+    "dropout_rate": "output_dropout",
+    "attention_dropout_rate": "attention_dropout",
+}
+# Model Garden keys the encoder does not take: the values that mean what
+# it computes (BERT's GELU, in tanh form as keras-hub's BertBackbone; no
+# factorized embedding; post-LN; the usual outputs).
+_FIXED = {
+    "hidden_activation": ("gelu",),
+    "embedding_size": (None, "hidden_size"),
+    "output_range": (None,),
+    "return_all_encoder_outputs": (False, True),
+    "return_attention_scores": (False,),
+    "return_word_embeddings": (False,),
+    "norm_first": (False,),
+}
+_ENCODER_KEY = "task.model.encoder.any"
+
+
+def encoder_key(argument):
+    """The experiment key of the encoder argument `argument`."""
+    renamed = {ours: theirs for theirs, ours in _RENAMED.items()}
+    return f"{_ENCODER_KEY}.{renamed.get(argument, argument)}"
 
 
 @dataclasses.dataclass
@@ -65,6 +103,9 @@ class TokenDropMaskedLMConfig(cfg.TaskConfig):
     # Build a sample corpus, vocabulary and TFRecords under model_dir/data
     # when the input paths are empty (the demo).
     sample_data: bool = False
+    # Write a keras-hub BERT preset (masked-LM task and tokenizer) to
+    # model_dir/export when training ends; needs task.vocab_file.
+    export: bool = False
     # Fixes initialisation, dropout, random keep and the training data
     # order (shuffle and dynamic masking), so two runs with one seed take
     # the same steps. None: unseeded (the reference's behaviour).
@@ -107,7 +148,7 @@ def _data(seq_length, predictions, batch, is_training):
     )
 
 
-def _experiment(encoder, seq_length, predictions, batch, trainer, sample_data=False):
+def _experiment(encoder, seq_length, predictions, batch, trainer, sample_data=False, export=False):
     return cfg.ExperimentConfig(
         runtime=cfg.RuntimeConfig(enable_xla=True, distribution_strategy="one_device"),
         task=TokenDropMaskedLMConfig(
@@ -117,6 +158,7 @@ def _experiment(encoder, seq_length, predictions, batch, trainer, sample_data=Fa
             train_data=_data(seq_length, predictions, batch, True),
             validation_data=_data(seq_length, predictions, batch, False),
             sample_data=sample_data,
+            export=export,
         ),
         trainer=trainer,
         restrictions=[
@@ -177,18 +219,36 @@ def token_drop_bert_demo() -> cfg.ExperimentConfig:
         validation_steps=20,
         optimizer_config=_optimization(1e-3, 300, 30),
     )
-    return _experiment(encoder, 128, 20, 32, trainer, sample_data=True)
+    return _experiment(encoder, 128, 20, 32, trainer, sample_data=True, export=True)
 
 
 EXPERIMENTS = ("token_drop_bert/pretraining", "bert/pretraining", "token_drop_bert/demo")
 
 
-def encoder_config(params) -> TokenDropBertEncoderConfig:
-    """The encoder section of an experiment, whatever its `type` says."""
+def encoder_arguments(params) -> dict:
+    """`TokenDropBertEncoder`'s arguments from an experiment's encoder keys.
+
+    Refuses an encoder `type` other than `any` and a value of a Model
+    Garden key the encoder does not implement, naming the key.
+    """
     encoder = params.task.model.encoder
     if encoder.type != "any":
         raise ConfigurationError(
             f"task.model.encoder.type must be 'any' (the token-drop encoder); "
             f"got {encoder.type!r}."
         )
-    return encoder.any
+    config = encoder.any.as_dict()
+    for key, allowed in _FIXED.items():
+        values = [config[a] if a in config else a for a in allowed]
+        if config[key] not in values:
+            raise ConfigurationError(
+                f"{_ENCODER_KEY}.{key}={config[key]!r} is not supported by the token-drop "
+                f"encoder; it takes {' or '.join(repr(v) for v in values)}."
+            )
+    arguments = {_RENAMED.get(key, key): value for key, value in config.items() if key not in _FIXED}
+    unknown = sorted(set(arguments) - set(_ENCODER_DEFAULTS))
+    if unknown:  # a key added to the config but not to the encoder or the table
+        raise ConfigurationError(f"{_ENCODER_KEY} keys {unknown} have no encoder argument.")
+    for key in ("token_allow_list", "token_deny_list"):
+        arguments[key] = tuple(arguments[key])
+    return arguments

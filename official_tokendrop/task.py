@@ -5,12 +5,9 @@ import keras
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError
-from official_tokendrop.experiment_configs import encoder_config
+from official_tokendrop.experiment_configs import encoder_arguments, encoder_key
+from official_tokendrop.layers.token_selection import check_sequence_fits
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
-
-# Both names mean BERT's GELU; the blocks use keras-hub's tanh form so the
-# exported BertBackbone computes exactly what we trained.
-_GELU = ("gelu",)
 
 
 class PretrainingTask:
@@ -19,28 +16,20 @@ class PretrainingTask:
     def __init__(self, params):
         self.params = params
         self.config = params.task
-        self.encoder_config = encoder_config(params)
+        # The encoder's arguments (its names), translated once from the
+        # experiment's Model Garden keys.
+        self.encoder_arguments = encoder_arguments(params)
         self.validate()
 
     def validate(self):
-        encoder = self.encoder_config
-        if encoder.hidden_activation not in _GELU:
-            raise ConfigurationError(
-                f"hidden_activation {encoder.hidden_activation!r} is not supported; "
-                "the encoder uses BERT's gelu."
-            )
-        if encoder.embedding_size not in (None, encoder.hidden_size):
-            raise ConfigurationError("embedding_size different from hidden_size is not supported.")
+        """The constraints between the encoder, the data and the vocabulary
+        (each object checks its own values when built)."""
+        encoder = self.encoder_arguments
         for name in ("train_data", "validation_data"):
             data = getattr(self.config, name)
-            if encoder.token_keep_k is not None and (
-                encoder.token_keep_k + encoder.token_random_keep_k > data.seq_length
-            ):
-                raise ConfigurationError(
-                    f"token_keep_k={encoder.token_keep_k} (+ random "
-                    f"{encoder.token_random_keep_k}) exceeds task.{name}.seq_length="
-                    f"{data.seq_length}."
-                )
+            if encoder["token_keep_k"] is not None:
+                check_sequence_fits(encoder["token_keep_k"], encoder["token_random_keep_k"],
+                                    data.seq_length, f"task.{name}.seq_length", ConfigurationError)
             if data.dynamic_masking and not self.config.vocab_file:
                 raise ConfigurationError(
                     f"task.{name}.dynamic_masking needs task.vocab_file (the ids of [MASK] "
@@ -48,63 +37,57 @@ class PretrainingTask:
                 )
             if data.dynamic_masking:
                 self.masking(data)  # MaskingConfig checks its own values, before any step
-            if data.seq_length > encoder.max_position_embeddings:
+            if data.seq_length > encoder["max_sequence_length"]:
                 raise ConfigurationError(
                     f"task.{name}.seq_length={data.seq_length} exceeds "
-                    f"max_position_embeddings={encoder.max_position_embeddings}."
+                    f"{encoder_key('max_sequence_length')}={encoder['max_sequence_length']}."
                 )
+        if self.config.export and not self.config.vocab_file:
+            raise ConfigurationError("task.export needs task.vocab_file (the preset's tokenizer).")
         if self.config.vocab_file:
             self.check_vocabulary(self.config.vocab_file)
 
     def check_vocabulary(self, vocab_file):
         """The vocabulary must fit the embedding and match the pinned ids."""
         vocab = load_vocabulary(vocab_file)
-        encoder = self.encoder_config
-        if len(vocab) > encoder.vocab_size:
+        encoder = self.encoder_arguments
+        if len(vocab) > encoder["vocab_size"]:
             raise ConfigurationError(
-                f"{vocab_file} has {len(vocab)} tokens but vocab_size is {encoder.vocab_size}."
+                f"{vocab_file} has {len(vocab)} tokens but vocab_size is {encoder['vocab_size']}."
             )
-        if encoder.token_keep_k is None:
+        if encoder["token_keep_k"] is None:
             return
         expected = {"token_allow_list": vocab.token_allow_list, "token_deny_list": vocab.token_deny_list}
         for key, ids in expected.items():
-            if tuple(getattr(encoder, key)) != tuple(ids):
+            if encoder[key] != tuple(ids):
                 raise ConfigurationError(
-                    f"{key}={tuple(getattr(encoder, key))} does not match the special-token "
+                    f"{key}={encoder[key]} does not match the special-token "
                     f"ids of {vocab_file}: {tuple(ids)} ([UNK] [CLS] [SEP] [MASK] / [PAD])."
                 )
 
     def build_model(self):
-        e = self.encoder_config
-        encoder = TokenDropBertEncoder(
-            vocab_size=e.vocab_size,
-            hidden_size=e.hidden_size,
-            num_layers=e.num_layers,
-            num_attention_heads=e.num_attention_heads,
-            inner_dim=e.intermediate_size,
-            max_sequence_length=e.max_position_embeddings,
-            type_vocab_size=e.type_vocab_size,
-            output_dropout=e.dropout_rate,
-            attention_dropout=e.attention_dropout_rate,
-            initializer_range=e.initializer_range,
-            token_keep_k=e.token_keep_k,
-            token_random_keep_k=e.token_random_keep_k,
-            token_loss_init_value=e.token_loss_init_value,
-            token_loss_beta=e.token_loss_beta,
-            token_allow_list=tuple(e.token_allow_list),
-            token_deny_list=tuple(e.token_deny_list),
-            first_drop_layer=e.first_drop_layer,
-            last_drop_layer=e.last_drop_layer,
-        )
+        encoder = TokenDropBertEncoder(**self.encoder_arguments)
         heads = [h.name for h in self.config.model.cls_heads]
         unknown = [h for h in heads if h != "next_sentence"]
         if unknown:
             raise ConfigurationError(f"cls_heads {unknown} are not supported; only next_sentence.")
         return BertPretrainer(encoder, next_sentence=bool(heads))
 
-    def check_batch_fits(self, name):
-        """`task.<name>` holds at least one full global batch, with masks
-        unless they are made at read time.
+    # === Data: the task owns the train and validation inputs ===
+    SPLITS = {"train": "train_data", "validation": "validation_data"}
+
+    def data(self, split):
+        """The data config of `split` ("train" or "validation")."""
+        return getattr(self.config, self.SPLITS[split])
+
+    @property
+    def train_seed(self):
+        """The training data order's seed (shuffle and dynamic masking)."""
+        return 1_000_003 * (self.config.seed or 0)
+
+    def check_batch_fits(self, split):
+        """`split` holds at least one full global batch, with masks unless
+        they are made at read time.
 
         Training data repeats, so a smaller file would silently put the same
         examples into one batch several times; evaluation would run nothing.
@@ -115,7 +98,7 @@ class PretrainingTask:
 
         from official_tokendrop.data.file_patterns import expand_input_files
 
-        data = getattr(self.config, name)
+        name, data = self.SPLITS[split], self.data(split)
         files = expand_input_files(data.input_path)
         found = sum(1 for _ in tf.data.TFRecordDataset(files).take(data.global_batch_size))
         if found < data.global_batch_size:
@@ -141,9 +124,11 @@ class PretrainingTask:
             load_vocabulary(self.config.vocab_file), data.max_predictions_per_seq,
             data.masked_lm_prob, whole_word=data.whole_word_masking)
 
-    def build_inputs(self, data, input_context=None, seed=None):
+    def build_inputs(self, split, input_context=None, seed=None):
+        """The batched `tf.data.Dataset` of `split` (one input pipeline)."""
+        data = self.data(split)
         if not data.input_path:
-            raise ConfigurationError("task data input_path is empty.")
+            raise ConfigurationError(f"task.{self.SPLITS[split]}.input_path is empty.")
         return pretrain_dataset(
             data.input_path,
             data.global_batch_size,
@@ -156,6 +141,12 @@ class PretrainingTask:
             shuffle_buffer_size=data.shuffle_buffer_size,
             seed=seed if seed is not None else data.seed,
             dynamic_masking=self.masking(data),
+        )
+
+    def distributed_inputs(self, strategy, split, seed=None):
+        """`build_inputs(split)` split across `strategy`'s input pipelines."""
+        return strategy.distribute_datasets_from_function(
+            lambda context: self.build_inputs(split, context, seed=seed)
         )
 
 

@@ -134,7 +134,7 @@ def _run_mode(trainer, params, model_dir, mode, restored):
         results["train"] = trainer.train(evaluate=mode == "train_and_eval")
         if trainer.last_eval:
             results["eval"] = trainer.last_eval
-        if results["train"] and params.task.sample_data and trainer.is_chief:
+        if results["train"] and params.task.export and trainer.is_chief:
             results["export"] = trainer.export(params.task.vocab_file)
     results["step"] = trainer.step
     results["checkpoint"] = trainer.manager.latest_checkpoint

@@ -1,14 +1,17 @@
-"""The pretraining loop: `strategy.run` over XLA-compiled replica steps,
-TensorFlow checkpoints, evaluation, logs and TensorBoard summaries.
+"""The pretraining run on Orbit: `orbit.Controller` schedules the loops of
+XLA-compiled replica steps, checkpoints, summaries, evaluation and the NaN
+stop, as Model Garden's own trainers do.
 
 Keras' `fit` stays the API for simple single-device use. The trainer runs
-its own loop because `fit` fails under MultiWorkerMirroredStrategy on this
+its own steps because `fit` fails under MultiWorkerMirroredStrategy on this
 stack (tensorflow#72388) and compiles a whole multi-replica step into one
 XLA function (keras#19005). Its steps are `official_tokendrop.backend.tensorflow`'s,
 the ones the pretrainer's `train_step` / `test_step` run under `fit`, so
-both paths compute the same thing.
+both paths compute the same thing. Orbit only calls `train(num_steps)` and
+`evaluate(num_steps)`, so it carries the per-replica XLA step unchanged.
 """
 
+import contextlib
 import functools
 import json
 import math
@@ -17,6 +20,7 @@ import re
 import sys
 import time
 
+import orbit
 import tensorflow as tf
 
 from official_tokendrop import checkpoints, optimization
@@ -44,17 +48,18 @@ def _worker_count(strategy):
     return sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values())
 
 
-def _corrupt_record_message(input_path, error):
+def _corrupt_record_message(input_paths, error):
     """Names the TFRecord file that tf.data's DataLossError does not."""
     from official_tokendrop.data.file_patterns import expand_input_files
 
-    for path in expand_input_files(input_path):
-        try:
-            for _ in tf.data.TFRecordDataset(path):
-                pass
-        except tf.errors.DataLossError:
-            return f"{path} is corrupt (truncated or damaged TFRecord); reconvert or remove it."
-    return f"corrupt TFRecord in {input_path}: {error.message.splitlines()[0]}"
+    for input_path in input_paths:
+        for path in expand_input_files(input_path):
+            try:
+                for _ in tf.data.TFRecordDataset(path):
+                    pass
+            except tf.errors.DataLossError:
+                return f"{path} is corrupt (truncated or damaged TFRecord); reconvert or remove it."
+    return f"corrupt TFRecord in {', '.join(input_paths)}: {error.message.splitlines()[0]}"
 
 
 class TrainingDiverged(RunError):
@@ -78,6 +83,54 @@ def _worker_lost_message(error, own_task, latest):
 
 def _log(message):
     print(message, file=sys.stderr, flush=True)
+
+
+class _Checkpoints(tf.train.CheckpointManager):
+    """Saves when the step is a multiple of `interval` (or when Orbit asks
+    for a final save), at most once per step, and says so on stderr.
+
+    TensorFlow's own interval counts from the first save, which would put
+    the first checkpoint after the first loop instead of at `interval`."""
+
+    def __init__(self, checkpoint, directory, max_to_keep, step, interval):
+        super().__init__(checkpoint, directory, max_to_keep=max_to_keep)
+        self._step, self._interval, self._saved_at = step, interval, None
+
+    @property
+    def checkpoint_interval(self):
+        return self._interval
+
+    def save(self, checkpoint_number=None, check_interval=True, options=None):
+        step = int(self._step.numpy())
+        if step == self._saved_at or (check_interval and step % self._interval):
+            return None
+        path = super().save(checkpoint_number=step, options=options)
+        self._saved_at = step
+        _log(f"saved checkpoint {path}")
+        return path
+
+
+class _Controller(orbit.Controller):
+    """Orbit's controller; the trainer restores before building it (the
+    newest intact checkpoint, the chief's one on every worker), so its own
+    restore from `checkpoint_manager` is not repeated."""
+
+    def restore_checkpoint(self, checkpoint_path=None):
+        return None
+
+
+class _Loops(orbit.AbstractTrainer, orbit.AbstractEvaluator):
+    """What Orbit drives: `train(num_steps)` and `evaluate(num_steps)`."""
+
+    def __init__(self, trainer):
+        super().__init__(name="token_drop_loops")
+        self._trainer = trainer
+
+    def train(self, num_steps):
+        return self._trainer._train_steps(int(num_steps))
+
+    def evaluate(self, num_steps):
+        return self._trainer._evaluate_steps(int(num_steps))
 
 
 class Trainer:
@@ -115,8 +168,9 @@ class Trainer:
         self.write_dir = model_dir if self.is_chief else os.path.join(
             model_dir, f"worker_{strategy.cluster_resolver.task_id}_tmp"
         )
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self.write_dir, max_to_keep=trainer.max_to_keep
+        self.manager = _Checkpoints(
+            self.checkpoint, self.write_dir, trainer.max_to_keep,
+            self.optimizer.iterations, trainer.checkpoint_interval,
         )
         # One replica: the whole step is one XLA function. Several: only
         # each replica's forward/backward is (keras-team/keras#19005).
@@ -134,7 +188,6 @@ class Trainer:
             lambda batch: self.strategy.run(self._test_step, args=(batch,))
         )
         self._train_loop = tf.function(self._run_train_steps)
-        self._writers = {}
         self.last_eval = None
         self.train_seconds = 0.0  # time in training steps, this process
 
@@ -160,11 +213,6 @@ class Trainer:
         self.restored = path
         return path
 
-    def save(self):
-        path = self.manager.save(checkpoint_number=self.step)
-        _log(f"saved checkpoint {path}")
-        return path
-
     def _resumable_iterator(self):
         """The training data iterator, resumed where the restored checkpoint
         left it; from here on every checkpoint saves its state.
@@ -176,14 +224,13 @@ class Trainer:
         checkpointed: with several replicas the data reshuffles from the
         resumed step instead, so no batch is replayed.
         """
-        data = self.task.config.train_data
-        seed = 1_000_003 * (self.task.config.seed or 0)
+        seed = self.task.train_seed
         # Without dropout or random keep there are no random states to save.
         randoms = self._random_states()
         state = {"random": randoms} if randoms else {}
         if self.strategy.num_replicas_in_sync == 1:
             # strategy.run takes the batch of a plain (checkpointable) iterator.
-            state["data"] = iter(self.task.build_inputs(data, seed=seed))
+            state["data"] = iter(self.task.build_inputs("train", seed=seed))
         saved = checkpoints.resume_state_keys(self.restored) if self.restored else set(state)
         if self.restored and not set(state) <= saved:
             _log(f"WARNING: {self.restored} holds no input position or random state (a checkpoint "
@@ -193,7 +240,7 @@ class Trainer:
         if "data" in state:
             iterator = state["data"]
         else:
-            iterator = iter(self._distributed(data, seed=seed + self.step))
+            iterator = iter(self.task.distributed_inputs(self.strategy, "train", seed=seed + self.step))
         state = tf.train.Checkpoint(**state)
         if self.restored and saved:
             tf.train.Checkpoint(resume=state).read(self.restored).expect_partial()
@@ -206,12 +253,7 @@ class Trainer:
         # draw its first masks again.
         return [v.value for v in self.model.variables if v.name == "seed_generator_state"]
 
-    # === Loops ===
-    def _distributed(self, data, seed=None):
-        return self.strategy.distribute_datasets_from_function(
-            lambda context: self.task.build_inputs(data, context, seed=seed)
-        )
-
+    # === Loops (Orbit calls these) ===
     def _reset_metrics(self):
         for metric in self.model.metrics:
             metric.reset_state()
@@ -222,20 +264,95 @@ class Trainer:
         mean = tf.distribute.ReduceOp.MEAN
         return {k: float(self.strategy.reduce(mean, v, axis=None)) for k, v in outputs.items()}
 
-    def _summary(self, name, values):
-        if name not in self._writers:
-            self._writers[name] = tf.summary.create_file_writer(os.path.join(self.write_dir, name))
-        with self._writers[name].as_default(step=self.step):
-            for key, value in values.items():
-                tf.summary.scalar(key, value)
-        self._writers[name].flush()
-
     def _run_train_steps(self, iterator, steps):
         outputs = self.strategy.run(self._train_step, args=(next(iterator),))
         for _ in tf.range(steps - 1):
             outputs = self.strategy.run(self._train_step, args=(next(iterator),))
         return outputs
 
+    def _train_steps(self, steps):
+        """`steps` training steps; the loop's mean metrics and rates."""
+        self._reset_metrics()
+        start = time.time()
+        logs = self._results(self._train_loop(self._iterator, tf.constant(steps)))
+        elapsed = time.time() - start
+        self.train_seconds += elapsed
+        logs["learning_rate"] = float(self.optimizer.learning_rate)
+        logs["examples_per_second"] = steps * self.task.data("train").global_batch_size / elapsed
+        logs["kept_token_fraction"] = self.model.encoder.kept_fraction(self.task.data("train").seq_length)
+        return logs
+
+    def _evaluate_steps(self, steps):
+        """MLM loss and accuracy of the full (no-dropping) encoder over
+        `steps` validation batches (-1: all of them)."""
+        self._reset_metrics()
+        outputs, count = None, 0
+        for batch in self.task.distributed_inputs(self.strategy, "validation"):
+            if 0 < steps <= count:
+                break
+            outputs = self._eval_step(batch)
+            count += 1
+        if outputs is None:
+            raise DataError(f"validation data {self.task.data('validation').input_path} gave no full batch.")
+        results = self._results(outputs)
+        results["train_seconds"] = self.train_seconds
+        self._reset_metrics()
+        _log(
+            f"eval at step {self.step} over {count} batches | loss {results['loss']:.4f} | "
+            f"mlm_acc {results['mlm_accuracy']:.4f}"
+        )
+        return results
+
+    # === Actions Orbit calls after each loop / evaluation ===
+    def _stop_on_nan(self, logs):
+        """Ends the run before the loop's checkpoint if the loss diverged."""
+        if not all(math.isfinite(v) for v in logs.values()):
+            last = self.manager.latest_checkpoint or "none"
+            raise TrainingDiverged(
+                f"loss is {logs['loss']} at step {self.step}; stopped without saving. "
+                f"Last good checkpoint: {last}"
+            )
+
+    def _progress(self, eta, total):
+        def action(logs):
+            step = self.step
+            eta.update(step)
+            if step % (self.params.trainer.summary_interval or 1) and step != total:
+                return
+            _log(
+                f"step {step}/{total} | loss {logs['loss']:.4f} | mlm_acc "
+                f"{logs['mlm_accuracy']:.4f} | lr {logs['learning_rate']:.3g} | "
+                f"{logs['examples_per_second']:.1f} ex/s | kept {logs['kept_token_fraction']:.2f} | "
+                f"{eta.describe()}"
+            )
+        return action
+
+    def _keep_eval(self, results):
+        results["step"] = self.step
+        with tf.io.gfile.GFile(os.path.join(self.write_dir, "eval_results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        self.last_eval = dict(results)
+
+    def _controller(self, train_actions=()):
+        trainer = self.params.trainer
+        # Each loop ends on the next multiple of every interval, so
+        # checkpoints, summaries and evaluations land on exact steps.
+        intervals = [trainer.steps_per_loop, trainer.summary_interval,
+                     trainer.checkpoint_interval, trainer.validation_interval]
+        intervals = [i for i in intervals if i and i > 0]
+        loops = _Loops(self)
+        summaries = self.write_dir if self.is_chief else None
+        return _Controller(
+            global_step=self.optimizer.iterations.value,
+            trainer=loops, evaluator=loops, strategy=self.strategy,
+            train_actions=[self._stop_on_nan, *train_actions], eval_actions=[self._keep_eval],
+            steps_per_loop=lambda step: min(i - step % i for i in intervals),
+            checkpoint_manager=self.manager,
+            summary_dir=summaries and os.path.join(summaries, "train"),
+            eval_summary_dir=summaries and os.path.join(summaries, "eval"),
+        )
+
+    # === The run ===
     def train(self, evaluate=False):
         """Trains to `trainer.train_steps`; returns the final logs."""
         trainer = self.params.trainer
@@ -243,72 +360,26 @@ class Trainer:
         if self.step >= total:
             _log(f"model_dir is already trained to step {self.step} (train_steps={total}); nothing to do")
             return {}
-        self.task.check_batch_fits("train_data")
+        self.task.check_batch_fits("train")
         if evaluate:
-            self.task.check_batch_fits("validation_data")
+            self.task.check_batch_fits("validation")
         if self._iterator is None:
             self._iterator = self._resumable_iterator()
-        iterator = self._iterator
-
-        batch = self.task.config.train_data.global_batch_size
-        seq_length = self.task.config.train_data.seq_length
-        encoder = self.model.encoder
-        kept = encoder.kept_fraction(seq_length)
-        start, logs = time.time(), {}
+        first_step, start = self.step, time.time()
         eta = Eta(total)
-        eta.update(self.step)
-        first_step = self.step
-        boundaries = [trainer.steps_per_loop, trainer.summary_interval, trainer.checkpoint_interval]
-        if evaluate:
-            boundaries.append(trainer.validation_interval)
-        boundaries = [b for b in boundaries if b and b > 0]
-        self._reset_metrics()
-        while self.step < total:
-            step = self.step
-            chunk_start = time.time()
-            steps = min([b - step % b for b in boundaries] + [total - step])
-            try:
-                logs = self._results(self._train_loop(iterator, tf.constant(steps)))
-            except tf.errors.DataLossError as error:
-                raise DataError(_corrupt_record_message(
-                    self.task.config.train_data.input_path, error)) from None
-            except (tf.errors.UnavailableError, tf.errors.AbortedError,
-                    tf.errors.DeadlineExceededError) as error:
-                if _worker_count(self.strategy) > 1:
-                    latest = (checkpoints.candidates(self.model_dir) or [None])[0]
-                    resolver = self.strategy.cluster_resolver
-                    own = f"/job:{resolver.task_type}/replica:0/task:{resolver.task_id}"
-                    raise WorkerLost(_worker_lost_message(error, own, latest)) from None
-                raise
-            elapsed = time.time() - chunk_start
-            self.train_seconds += elapsed
-            step = self.step
-            if not all(math.isfinite(v) for v in logs.values()):
-                last = self.manager.latest_checkpoint or "none"
-                raise TrainingDiverged(
-                    f"loss is {logs['loss']} at step {step}; stopped without saving. "
-                    f"Last good checkpoint: {last}"
-                )
-            logs["learning_rate"] = float(self.optimizer.learning_rate)
-            logs["examples_per_second"] = steps * batch / elapsed
-            logs["kept_token_fraction"] = kept
-            eta.update(step)
-            if step % (trainer.summary_interval or 1) == 0 or step == total:
-                _log(
-                    f"step {step}/{total} | loss {logs['loss']:.4f} | mlm_acc "
-                    f"{logs['mlm_accuracy']:.4f} | lr {logs['learning_rate']:.3g} | "
-                    f"{logs['examples_per_second']:.1f} ex/s | kept {kept:.2f} | "
-                    f"{eta.describe()}"
-                )
-                self._summary("train", logs)
-                self._reset_metrics()
-            if step % trainer.checkpoint_interval == 0 or step == total:
-                self.save()
-            if evaluate and (step % trainer.validation_interval == 0 or step == total):
-                self.evaluate()
+        eta.update(first_step)
+        logs = {}
+        controller = self._controller([self._progress(eta, total), logs.update])
+        with self._run_errors():
+            if evaluate:
+                interval = trainer.validation_interval if trainer.validation_interval > 0 else None
+                controller.train_and_evaluate(total, trainer.validation_steps or -1, interval)
+            else:
+                controller.train(total)
         logs["wall_seconds"] = time.time() - start
+        data = self.task.data("train")
         step_flops = encoder_step_flops(
-            encoder, seq_length, self.task.config.train_data.max_predictions_per_seq, batch
+            self.model.encoder, data.seq_length, data.max_predictions_per_seq, data.global_batch_size
         ).training_step
         logs["steps_this_run"] = self.step - first_step
         logs["train_flops"] = float(step_flops * logs["steps_this_run"])
@@ -320,41 +391,37 @@ class Trainer:
         )
         return logs
 
-    def evaluate(self):
-        """MLM loss and accuracy of the full (no-dropping) encoder."""
-        data = self.task.config.validation_data
-        dataset = self._distributed(data)
-        steps = self.params.trainer.validation_steps
+    @contextlib.contextmanager
+    def _run_errors(self):
+        """A corrupt input file or a lost worker, wherever in the run (a
+        step, a save's collectives), as one of our errors."""
+        try:
+            yield
+        except tf.errors.DataLossError as error:
+            paths = [self.task.data(split).input_path for split in self.task.SPLITS]
+            raise DataError(_corrupt_record_message(paths, error)) from None
+        except (tf.errors.UnavailableError, tf.errors.AbortedError,
+                tf.errors.DeadlineExceededError) as error:
+            if _worker_count(self.strategy) > 1:
+                latest = (checkpoints.candidates(self.model_dir) or [None])[0]
+                resolver = self.strategy.cluster_resolver
+                own = f"/job:{resolver.task_type}/replica:0/task:{resolver.task_id}"
+                raise WorkerLost(_worker_lost_message(error, own, latest)) from None
+            raise
 
-        self._reset_metrics()
-        outputs, count = None, 0
-        for batch in dataset:
-            if steps and 0 < steps <= count:
-                break
-            outputs = self._eval_step(batch)
-            count += 1
-        if outputs is None:
-            raise DataError(f"validation data {data.input_path} gave no full batch.")
-        results = self._results(outputs)
-        results["train_seconds"] = self.train_seconds
-        results["step"] = self.step
-        self._reset_metrics()
-        _log(
-            f"eval at step {self.step} over {count} batches | loss {results['loss']:.4f} | "
-            f"mlm_acc {results['mlm_accuracy']:.4f}"
-        )
-        self._summary("eval", {k: v for k, v in results.items() if k != "step"})
-        with tf.io.gfile.GFile(os.path.join(self.write_dir, "eval_results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        self.last_eval = results
-        return results
+    def evaluate(self):
+        """Evaluates the model as it stands (`trainer.validation_steps`
+        batches, all if 0); returns the results."""
+        with self._run_errors():
+            self._controller().evaluate(self.params.trainer.validation_steps or -1)
+        return self.last_eval
 
     def export(self, vocab_file):
         """Writes a keras-hub BERT preset (with masked-LM head and tokenizer)."""
         from official_tokendrop.export import to_keras_hub_masked_lm
 
         directory = os.path.join(self.model_dir, "export")
-        sequence_length = self.task.config.train_data.seq_length
+        sequence_length = self.task.data("train").seq_length
         to_keras_hub_masked_lm(self.model, vocab_file, sequence_length).save_to_preset(directory)
         _log(f"exported keras-hub BERT preset to {directory}")
         return directory

@@ -114,6 +114,7 @@ def tiny_overrides(data, train_steps=20):
     return {
         "task": {
             "sample_data": False,
+            "export": False,
             "vocab_file": data.vocab_file,
             "model": {"encoder": {"any": {
                 "hidden_size": 32, "num_layers": 3, "num_attention_heads": 2,
@@ -164,5 +165,5 @@ def exported(pretrained, tmp_path_factory):
     export(model_dir, preset)
     pretrainer = PretrainingTask(params).build_model()
     tf.train.Checkpoint(model=pretrainer).restore(tf.train.latest_checkpoint(model_dir)).expect_partial()
-    batch = next(iter(PretrainingTask(params).build_inputs(params.task.validation_data)))
+    batch = next(iter(PretrainingTask(params).build_inputs("validation")))
     return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}

@@ -30,7 +30,7 @@ def _free_ports(count):
 
 def _start(model_dir, data, steps, log_dir, attempt):
     override = ",".join([
-        "runtime.distribution_strategy=multi_worker_mirrored", "task.sample_data=false",
+        "runtime.distribution_strategy=multi_worker_mirrored", "task.sample_data=false", "task.export=false",
         f"task.vocab_file={data.vocab_file}", f"task.train_data.input_path={data.train_pattern}",
         f"task.validation_data.input_path={data.validation_pattern}",
         f"task.train_data.seq_length={DEMO_SEQ}", f"task.train_data.max_predictions_per_seq={DEMO_PRED}",

@@ -225,7 +225,7 @@ def test_files_without_masks_train_with_dynamic_masking(demo_data, tmp_path):
     from official_tokendrop.task import PretrainingTask
 
     dynamic = params(True)
-    batch = next(iter(PretrainingTask(dynamic).build_inputs(dynamic.task.train_data, seed=0)))
+    batch = next(iter(PretrainingTask(dynamic).build_inputs("train", seed=0)))
     weights = batch["masked_lm_weights"].numpy()
     assert weights.shape == (8, DEMO_PRED) and weights.sum() >= 8  # every sequence has a prediction
     ids = np.take_along_axis(batch["input_word_ids"].numpy(), batch["masked_lm_positions"].numpy(), axis=1)

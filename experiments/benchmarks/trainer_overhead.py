@@ -65,7 +65,7 @@ def build_trainer(args, directory):
     params.validate()
     strategy = tf.distribute.get_strategy()
     trainer = Trainer(params, os.path.join(directory, "model"), strategy)
-    dataset = trainer.task.build_inputs(params.task.train_data)
+    dataset = trainer.task.build_inputs("train")
     return params, trainer, next(iter(dataset))
 
 

@@ -14,6 +14,7 @@ from official_tokendrop.layers import (
     TransformerBlock,
     gelu_approximate,
 )
+from official_tokendrop.layers.token_selection import check_sequence_fits
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
@@ -119,12 +120,8 @@ class TokenDropBertEncoder(keras.Model):
                     f"last_drop_layer={last_drop_layer}, "
                     f"num_layers={num_layers}."
                 )
-            if not 1 <= token_keep_k + token_random_keep_k <= max_sequence_length:
-                raise ConfigurationError(
-                    f"`token_keep_k` must lie in [1, max_sequence_length="
-                    f"{max_sequence_length}]; got token_keep_k={token_keep_k}"
-                    f", token_random_keep_k={token_random_keep_k}."
-                )
+            check_sequence_fits(token_keep_k, token_random_keep_k, max_sequence_length,
+                                "max_sequence_length", ConfigurationError)
         if hidden_size % num_attention_heads:
             raise ConfigurationError(
                 f"hidden_size {hidden_size} is not divisible by "
