@@ -9,11 +9,12 @@ YAML files load unchanged.
 
 import dataclasses
 import inspect
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import optimization
+from official.modeling.hyperparams import base_config
 from official.nlp.configs import bert, encoders
 from official.nlp.data import pretrain_dataloader
 
@@ -28,6 +29,14 @@ _ENCODER_DEFAULTS = {
 
 
 @dataclasses.dataclass
+class KeepStage(base_config.Config):
+    """One stage of `token_keep_k_schedule`: from `start_step` on, keep `keep_k`."""
+
+    start_step: Optional[int] = None
+    keep_k: Optional[int] = None
+
+
+@dataclasses.dataclass
 class TokenDropBertEncoderConfig(encoders.BertEncoderConfig):
     """The reference's encoder keys, plus ours (random keep, drop layers)."""
 
@@ -39,6 +48,13 @@ class TokenDropBertEncoderConfig(encoders.BertEncoderConfig):
     token_random_keep_k: int = _ENCODER_DEFAULTS["token_random_keep_k"]
     first_drop_layer: Optional[int] = _ENCODER_DEFAULTS["first_drop_layer"]
     last_drop_layer: Optional[int] = _ENCODER_DEFAULTS["last_drop_layer"]
+    # Beyond the paper (see TokenDropBertEncoder): "loss", "random" or
+    # "frequency"; keep-k stages as a list of {start_step, keep_k} (Model
+    # Garden configs take no nested lists); hybrid full steps; consistency.
+    token_selection: str = _ENCODER_DEFAULTS["token_selection"]
+    token_keep_k_schedule: List[KeepStage] = dataclasses.field(default_factory=list)
+    token_full_step_every: int = _ENCODER_DEFAULTS["token_full_step_every"]
+    token_consistency_weight: float = _ENCODER_DEFAULTS["token_consistency_weight"]
 
 
 # === The translation table: Model Garden's encoder keys -> the encoder's ===
@@ -251,4 +267,7 @@ def encoder_arguments(params) -> dict:
         raise ConfigurationError(f"{_ENCODER_KEY} keys {unknown} have no encoder argument.")
     for key in ("token_allow_list", "token_deny_list"):
         arguments[key] = tuple(arguments[key])
+    arguments["token_keep_k_schedule"] = tuple(
+        (stage["start_step"], stage["keep_k"]) for stage in arguments["token_keep_k_schedule"]
+    )
     return arguments

@@ -10,6 +10,8 @@ is counted as twice the forward pass, so a step is 3x the forward FLOPs.
 
 import dataclasses
 
+import numpy as np
+
 from official_tokendrop.models.token_drop_bert_encoder import default_drop_layers
 
 
@@ -84,3 +86,26 @@ def encoder_step_flops(encoder, seq_length, num_predictions, batch_size=1, dropp
         first_drop_layer=encoder.first_drop_layer,
         last_drop_layer=encoder.last_drop_layer,
     )
+
+
+def encoder_run_flops(encoder, seq_length, num_predictions, batch_size, first_step, last_step):
+    """Training FLOPs of steps `[first_step, last_step)` of a run: each step
+    at its training mode (schedule stage or full step; a full step with a
+    consistency loss also runs its stage's dropping pass)."""
+    modes = encoder.training_modes
+    index = np.asarray(encoder.training_mode_index(np.arange(first_step, last_step)))
+    counts = np.bincount(index.reshape([-1]), minlength=len(modes))
+    total = 0
+    for (keep_k, full), count in zip(modes, counts):
+        def flops(keep):
+            return step_flops(
+                encoder.hidden_size, encoder.num_layers, encoder.inner_dim, seq_length,
+                encoder.vocab_size, num_predictions, batch_size, keep_k=keep,
+                first_drop_layer=encoder.first_drop_layer, last_drop_layer=encoder.last_drop_layer,
+            ).training_step
+        kept = None if keep_k is None else keep_k + encoder.token_random_keep_k
+        step = flops(None if full else kept)
+        if full and kept is not None and encoder.token_consistency_weight:
+            step += flops(kept)
+        total += int(count) * step
+    return total

@@ -28,8 +28,10 @@ class PretrainingTask:
         for name in ("train_data", "validation_data"):
             data = getattr(self.config, name)
             if encoder["token_keep_k"] is not None:
-                check_sequence_fits(encoder["token_keep_k"], encoder["token_random_keep_k"],
-                                    data.seq_length, f"task.{name}.seq_length", ConfigurationError)
+                stages = [k for _, k in encoder["token_keep_k_schedule"]]
+                for keep_k in [encoder["token_keep_k"]] + stages:
+                    check_sequence_fits(keep_k, encoder["token_random_keep_k"],
+                                        data.seq_length, f"task.{name}.seq_length", ConfigurationError)
             if data.dynamic_masking and not self.config.vocab_file:
                 raise ConfigurationError(
                     f"task.{name}.dynamic_masking needs task.vocab_file (the ids of [MASK] "

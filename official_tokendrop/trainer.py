@@ -26,7 +26,7 @@ import tensorflow as tf
 from official_tokendrop import checkpoints, optimization
 from official_tokendrop.backend import tensorflow as tensorflow_steps
 from official_tokendrop.errors import DataError, RunError
-from official_tokendrop.flops import encoder_step_flops
+from official_tokendrop.flops import encoder_run_flops
 from official_tokendrop.progress import Eta, format_duration
 from official_tokendrop.task import PretrainingTask, mixed_precision_policy
 
@@ -279,7 +279,8 @@ class Trainer:
         self.train_seconds += elapsed
         logs["learning_rate"] = float(self.optimizer.learning_rate)
         logs["examples_per_second"] = steps * self.task.data("train").global_batch_size / elapsed
-        logs["kept_token_fraction"] = self.model.encoder.kept_fraction(self.task.data("train").seq_length)
+        logs["kept_token_fraction"] = self.model.encoder.kept_fraction(
+            self.task.data("train").seq_length, range(self.step - steps, self.step))
         return logs
 
     def _evaluate_steps(self, steps):
@@ -378,12 +379,14 @@ class Trainer:
                 controller.train(total)
         logs["wall_seconds"] = time.time() - start
         data = self.task.data("train")
-        step_flops = encoder_step_flops(
-            self.model.encoder, data.seq_length, data.max_predictions_per_seq, data.global_batch_size
-        ).training_step
+
+        def flops(first):
+            return float(encoder_run_flops(self.model.encoder, data.seq_length,
+                                           data.max_predictions_per_seq, data.global_batch_size,
+                                           first, self.step))
         logs["steps_this_run"] = self.step - first_step
-        logs["train_flops"] = float(step_flops * logs["steps_this_run"])
-        logs["total_flops"] = float(step_flops * self.step)
+        logs["train_flops"] = flops(first_step)
+        logs["total_flops"] = flops(0)
         _log(
             f"trained steps {first_step}-{self.step} in {format_duration(logs['wall_seconds'])} "
             f"({format_duration(self.train_seconds)} in steps), {logs['train_flops']:.3g} FLOPs; "

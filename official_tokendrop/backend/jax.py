@@ -30,17 +30,30 @@ def train_step(model, state, data):
     features = model.features_of(data)
     weight_total = model._global_weight_total(features)
 
-    def scaled_loss(trainable, non_trainable):
-        outputs, non_trainable = model.stateless_call(trainable, non_trainable, features, training=True)
+    optimizer_state = list(zip(model.optimizer.variables, optimizer_values))
+
+    def scaled_loss(trainable, non_trainable, keep_k, full):
+        outputs, non_trainable = model.stateless_call(
+            trainable, non_trainable, features, training=True, keep_k=keep_k, full=full)
         loss, statistics = model._pretraining_losses(features, outputs, weight_total)
-        scaling = list(zip(model.optimizer.variables, optimizer_values))
-        with keras.StatelessScope(state_mapping=scaling):
+        with keras.StatelessScope(state_mapping=optimizer_state):
             scaled = model.optimizer.scale_loss(loss)
         return scaled, (loss, statistics, non_trainable)
 
-    (_, (loss, statistics, non_trainable)), grads = jax.value_and_grad(scaled_loss, has_aux=True)(
-        trainable, non_trainable
-    )
+    # One branch per training mode of the encoder (schedule stage, full
+    # step); the step's mode picks one.
+    branches = [
+        lambda trainable, non_trainable, mode=mode: jax.value_and_grad(scaled_loss, has_aux=True)(
+            trainable, non_trainable, *mode)
+        for mode in model.encoder.training_modes
+    ]
+    if len(branches) == 1:
+        result = branches[0](trainable, non_trainable)
+    else:
+        with keras.StatelessScope(state_mapping=optimizer_state):
+            index = model.encoder.training_mode_index(model.optimizer.iterations.value)
+        result = jax.lax.switch(index, branches, trainable, non_trainable)
+    (_, (loss, statistics, non_trainable)), grads = result
     optimized = {id(v) for v in model.optimized_variables()}
     grads = [g for v, g in zip(model.trainable_variables, grads) if id(v) in optimized]
 

@@ -3,10 +3,10 @@
 import tensorflow as tf
 
 
-def forward_backward(model, features, mlm_weight_total):
+def forward_backward(model, features, mlm_weight_total, keep_k=None, full=False):
     """(loss, gradients of the optimized variables, per-prediction statistics)."""
     with tf.GradientTape() as tape:
-        outputs = model(features, training=True)
+        outputs = model(features, training=True, keep_k=keep_k, full=full)
         loss, statistics = model._pretraining_losses(features, outputs, mlm_weight_total)
         scaled = model.optimizer.scale_loss(loss)
     grads = tape.gradient(scaled, model.optimized_variables())
@@ -22,6 +22,10 @@ def forward_backward(model, features, mlm_weight_total):
 def train_step(model, data, replica_jit=False):
     """One training step on one replica's batch; returns the metrics.
 
+    The encoder's training mode of this step (schedule stage, full step)
+    picks one of its static-shape branches; with one mode there is no
+    branch at all.
+
     `replica_jit`: XLA-compile this replica's forward/backward only, for
     multi-replica runs, where the whole replicated step cannot be one XLA
     function (keras-team/keras#19005) and the table's all-reduce must run
@@ -29,7 +33,14 @@ def train_step(model, data, replica_jit=False):
     """
     features = model.features_of(data)
     step = tf.function(forward_backward, jit_compile=True) if replica_jit else forward_backward
-    loss, grads, statistics = step(model, features, model._global_weight_total(features))
+    total = model._global_weight_total(features)
+    modes = model.encoder.training_modes
+    branches = [lambda mode=mode: step(model, features, total, *mode) for mode in modes]
+    if len(branches) == 1:
+        loss, grads, statistics = branches[0]()
+    else:
+        index = model.encoder.training_mode_index(model.optimizer.iterations)
+        loss, grads, statistics = tf.switch_case(index, branches)
     model._apply_updates(features, grads, statistics)
     return model._update_metrics(features, statistics, loss)
 

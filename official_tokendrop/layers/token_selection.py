@@ -45,6 +45,8 @@ class TokenSelection(keras.layers.Layer):
         training: random keeps and the `random_order` noise apply only in
             training; otherwise the random slots go to the next highest
             scores and ties go to the earlier position.
+        keep_k: this call's kept count instead of the layer's `keep_k`
+            (a schedule stage); None keeps the layer's.
 
     Returns:
         `(keep_indices [B, K], drop_indices [B, S - K])`, int32, with
@@ -87,14 +89,16 @@ class TokenSelection(keras.layers.Layer):
     def num_kept(self):
         return self.keep_k + self.random_keep_k
 
-    def call(self, scores, eligible=None, training=None):
+    def call(self, scores, eligible=None, training=None, keep_k=None):
+        keep_k = keep_k or self.keep_k
+        num_kept = keep_k + self.random_keep_k
         seq_length = scores.shape[-1]
         if seq_length is None:
             raise InputError(
                 "Token selection needs a static sequence length; got "
                 f"scores of shape {scores.shape}."
             )
-        check_sequence_fits(self.keep_k, self.random_keep_k, seq_length, "the sequence length")
+        check_sequence_fits(keep_k, self.random_keep_k, seq_length, "the sequence length")
         ranking = scores
         if self.random_order and training:
             # float32 so that the noise survives next to |scores| ~ 3e4
@@ -112,18 +116,19 @@ class TokenSelection(keras.layers.Layer):
             if eligible is not None:
                 noise = ops.where(eligible, noise, -1.0)
             order = ops.top_k(
-                ops.where(rank < self.keep_k, 2.0, noise), seq_length
+                ops.where(rank < keep_k, 2.0, noise), seq_length
             )[1]
         order = ops.cast(order, "int32")
-        keep = ops.sort(order[:, : self.num_kept], axis=-1)
-        drop = ops.sort(order[:, self.num_kept :], axis=-1)
+        keep = ops.sort(order[:, :num_kept], axis=-1)
+        drop = ops.sort(order[:, num_kept:], axis=-1)
         return keep, drop
 
-    def compute_output_spec(self, scores, eligible=None, training=None):
+    def compute_output_spec(self, scores, eligible=None, training=None, keep_k=None):
         batch, seq_length = scores.shape
+        num_kept = (keep_k or self.keep_k) + self.random_keep_k
         return (
-            keras.KerasTensor((batch, self.num_kept), dtype="int32"),
-            keras.KerasTensor((batch, seq_length - self.num_kept), dtype="int32"),
+            keras.KerasTensor((batch, num_kept), dtype="int32"),
+            keras.KerasTensor((batch, seq_length - num_kept), dtype="int32"),
         )
 
     def get_config(self):

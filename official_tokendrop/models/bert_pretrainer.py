@@ -124,20 +124,19 @@ class BertPretrainer(keras.Model):
                 f"Masked-LM inputs must all be [batch, predictions]; got {shapes}."
             )
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, keep_k=None, full=False):
+        """`keep_k` and `full` choose the encoder's training mode (see
+        `TokenDropBertEncoder.training_modes`). A full training step with a
+        consistency weight also runs the `keep_k` dropping pass and returns
+        its logits as `mlm_logits_dropped`."""
         self._check_features(inputs)
-        encoded = self.encoder(
-            {k: inputs[k] for k in ENCODER_INPUTS}, training=training
-        )
-        sequence = encoded["sequence_output"]
+        encoder_inputs = {k: inputs[k] for k in ENCODER_INPUTS}
+        encoded = self.encoder(encoder_inputs, training=training, keep_k=keep_k, full=full)
         positions = ops.cast(inputs["masked_lm_positions"], "int32")
-        valid = input_checks.check_range(
-            "masked_lm_positions", positions, ops.shape(sequence)[1]
-        )
-        # Poisoning the [B, S, H] states costs less than the [B, P, vocab]
-        # logits and still makes every logit of a bad example NaN.
-        sequence = input_checks.poison_invalid(sequence, valid)
-        outputs = {"mlm_logits": self.masked_lm_head(sequence, mask_positions=positions)}
+        outputs = {"mlm_logits": self._mlm_logits(encoded, positions)}
+        if training and full and self.encoder.token_consistency_weight:
+            dropped = self.encoder(encoder_inputs, training=training, keep_k=keep_k)
+            outputs["mlm_logits_dropped"] = self._mlm_logits(dropped, positions)
         if self.next_sentence:
             outputs["next_sentence"] = self.next_sentence_head(
                 encoded["pooled_output"]
@@ -145,6 +144,16 @@ class BertPretrainer(keras.Model):
         return outputs
 
     # === Training ===
+    def _mlm_logits(self, encoded, positions):
+        sequence = encoded["sequence_output"]
+        valid = input_checks.check_range(
+            "masked_lm_positions", positions, ops.shape(sequence)[1]
+        )
+        # Poisoning the [B, S, H] states costs less than the [B, P, vocab]
+        # logits and still makes every logit of a bad example NaN.
+        sequence = input_checks.poison_invalid(sequence, valid)
+        return self.masked_lm_head(sequence, mask_positions=positions)
+
     def compile(self, optimizer="adam", jit_compile="auto", **kwargs):
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         replicas = (
@@ -191,6 +200,14 @@ class BertPretrainer(keras.Model):
             "mlm_loss": per_position,
             "mlm_correct": top_prediction_is(features["masked_lm_ids"], logits),
         }
+        if "mlm_logits_dropped" in outputs:
+            # Consistency (ScTD-style hybrid training): KL(full || dropped)
+            # of each masked position's prediction, the full pass a fixed
+            # target, so the dropping pass learns to predict as the full one.
+            target = ops.stop_gradient(ops.softmax(logits, axis=-1))
+            dropped = ops.log_softmax(ops.cast(outputs["mlm_logits_dropped"], "float32"), axis=-1)
+            kl = ops.sum(target * (ops.log(ops.maximum(target, 1e-30)) - dropped), axis=-1)
+            loss = loss + self.encoder.token_consistency_weight * ops.sum(kl * weights) / mlm_weight_total
         if self.next_sentence:
             labels = ops.reshape(features["next_sentence_labels"], [-1])
             nsp_logits = ops.cast(outputs["next_sentence"], "float32")
@@ -215,6 +232,7 @@ class BertPretrainer(keras.Model):
         self.encoder.record_mlm_losses(
             features["masked_lm_ids"], statistics["mlm_loss"], features["masked_lm_weights"]
         )
+        self.encoder.record_inputs(features["input_word_ids"], features["input_mask"])
         self.optimizer.apply(grads, self.optimized_variables())
 
     def _evaluate(self, features):

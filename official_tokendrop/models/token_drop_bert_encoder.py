@@ -9,11 +9,13 @@ from official_tokendrop.errors import ConfigurationError, InputError, InputTypeE
 from official_tokendrop.layers import (
     MergeTokens,
     SplitTokens,
+    TokenFrequency,
     TokenImportance,
     TokenSelection,
     TransformerBlock,
     gelu_approximate,
 )
+from official_tokendrop.layers.token_importance import pinned_ids
 from official_tokendrop.layers.token_selection import check_sequence_fits
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
@@ -22,11 +24,36 @@ ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 # are dropped first whatever id they hold.
 _PADDING_PENALTY = 3e4
 
+# What ranks the tokens: the running-average MLM loss of each id (the
+# paper's method), a fresh random order per example and step, or each id's
+# count in the training inputs (rarest kept; the paper's ablation).
+SELECTIONS = ("loss", "random", "frequency")
+
 
 def default_drop_layers(num_layers):
     """The paper's schedule: (first, last) dropping layer of `num_layers`,
     from the middle to the one before the last."""
     return num_layers // 2 - 1, num_layers - 2
+
+
+def _checked_schedule(schedule):
+    """`token_keep_k_schedule` as a tuple of (start_step, keep_k) int pairs,
+    start steps increasing from 1."""
+    stages, previous = [], 0
+    for stage in schedule or ():
+        if len(stage) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in stage):
+            raise ConfigurationError(
+                f"`token_keep_k_schedule` stages are [start_step, keep_k] integer pairs; got {stage!r}."
+            )
+        start, _ = stage
+        if start <= previous:
+            raise ConfigurationError(
+                "`token_keep_k_schedule` start steps must increase from 1 (token_keep_k holds "
+                f"before the first); got {[list(s) for s in schedule]}."
+            )
+        stages.append(tuple(stage))
+        previous = start
+    return tuple(stages)
 
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
@@ -65,13 +92,27 @@ class TokenDropBertEncoder(keras.Model):
         first_drop_layer, last_drop_layer: 0-based bounds (inclusive) of the
             dropping layers. Default: `num_layers // 2 - 1` and
             `num_layers - 2`, the paper's schedule.
+        token_selection: what ranks the tokens: `"loss"` (the importance
+            table), `"random"` (a fresh random order per example and step)
+            or `"frequency"` (rarest ids first, counted from the training
+            inputs). Allow/deny lists and padding rules hold for all.
+        token_keep_k_schedule: stages `[(start_step, keep_k), ...]`, start
+            steps increasing from 1: from `start_step` on, training keeps
+            `keep_k` (before the first stage, `token_keep_k`). Each stage
+            is its own static-shape program.
+        token_full_step_every: every n-th training step runs every layer on
+            every token (hybrid training, as ScTD); 0 turns it off.
+        token_consistency_weight: weight of the consistency loss on full
+            steps (see `BertPretrainer`); 0 turns it off.
         dtype: dtype policy of the embeddings and blocks, e.g.
             `"mixed_bfloat16"` (bf16 compute, float32 weights); None
             follows Keras' global policy. The importance table and the
             token ranking always stay float32.
 
     Inputs: dict of int32 [B, S] `input_word_ids`, `input_mask`,
-    `input_type_ids`.
+    `input_type_ids`. In training, `keep_k` (default `token_keep_k`) sets
+    the kept count of this call and `full=True` runs it without dropping;
+    `training_mode_at(step)` says which a training step uses.
 
     Outputs: dict with `sequence_output` [B, S, H], `pooled_output` [B, H]
     and `encoder_outputs`, a list of [B, S, H] per layer (for dropping
@@ -98,6 +139,10 @@ class TokenDropBertEncoder(keras.Model):
         token_deny_list=(0,),
         first_drop_layer=None,
         last_drop_layer=None,
+        token_selection="loss",
+        token_keep_k_schedule=(),
+        token_full_step_every=0,
+        token_consistency_weight=0.0,
         dtype=None,
         **kwargs,
     ):
@@ -120,8 +165,25 @@ class TokenDropBertEncoder(keras.Model):
                     f"last_drop_layer={last_drop_layer}, "
                     f"num_layers={num_layers}."
                 )
-            check_sequence_fits(token_keep_k, token_random_keep_k, max_sequence_length,
-                                "max_sequence_length", ConfigurationError)
+            token_keep_k_schedule = _checked_schedule(token_keep_k_schedule)
+            for keep_k in [token_keep_k] + [k for _, k in token_keep_k_schedule]:
+                check_sequence_fits(keep_k, token_random_keep_k, max_sequence_length,
+                                    "max_sequence_length", ConfigurationError)
+            if token_selection not in SELECTIONS:
+                raise ConfigurationError(
+                    f"`token_selection` must be one of {SELECTIONS}; got {token_selection!r}."
+                )
+            if isinstance(token_full_step_every, bool) or not isinstance(token_full_step_every, int) \
+                    or token_full_step_every < 0:
+                raise ConfigurationError(
+                    "`token_full_step_every` must be an integer >= 0 (0: no full steps); "
+                    f"got {token_full_step_every!r}."
+                )
+            if token_consistency_weight < 0 or (token_consistency_weight and not token_full_step_every):
+                raise ConfigurationError(
+                    f"`token_consistency_weight` ({token_consistency_weight}) must be >= 0, and "
+                    "needs full steps (`token_full_step_every` > 0) to compare against."
+                )
         if hidden_size % num_attention_heads:
             raise ConfigurationError(
                 f"hidden_size {hidden_size} is not divisible by "
@@ -178,19 +240,29 @@ class TokenDropBertEncoder(keras.Model):
             kernel_initializer=initializer(),
             name="pooled_dense", dtype=dtype,
         )
-        self.token_importance = None
-        if dropping:
+        # One scoring per strategy; the tables and the ranking are float32.
+        self.token_importance = self.token_frequency = None
+        if dropping and token_selection == "loss":
             self.token_importance = TokenImportance(
                 vocab_size,
                 init_value=token_loss_init_value,
                 beta=token_loss_beta,
                 allow_list=token_allow_list,
                 deny_list=token_deny_list,
-                dtype="float32",  # the running averages and ranking need float32
+                dtype="float32",
                 name="token_importance",
             )
-            self.token_selection = TokenSelection(
-                token_keep_k, token_random_keep_k, dtype="float32", name="token_selection"
+        if dropping and token_selection == "frequency":
+            self.token_frequency = TokenFrequency(
+                vocab_size, token_allow_list, token_deny_list, dtype="float32", name="token_frequency"
+            )
+        if dropping and token_selection == "random":
+            # Only the pins rank; the selection's noise orders the rest.
+            self._pinned_scores = pinned_ids(vocab_size, token_allow_list, token_deny_list)[1]
+        if dropping:
+            self.token_selection_layer = TokenSelection(
+                token_keep_k, token_random_keep_k, random_order=token_selection == "random",
+                dtype="float32", name="token_selection",
             )
             self.split_tokens = SplitTokens(dtype=dtype, name="split_tokens")
             self.merge_tokens = MergeTokens(dtype=dtype, name="merge_tokens")
@@ -214,6 +286,10 @@ class TokenDropBertEncoder(keras.Model):
         self.token_deny_list = tuple(token_deny_list)
         self.first_drop_layer = first_drop_layer
         self.last_drop_layer = last_drop_layer
+        self.token_selection = token_selection
+        self.token_keep_k_schedule = tuple(token_keep_k_schedule) if dropping else ()
+        self.token_full_step_every = token_full_step_every
+        self.token_consistency_weight = float(token_consistency_weight)
 
         self.build()
 
@@ -247,15 +323,57 @@ class TokenDropBertEncoder(keras.Model):
         random keeps); None without dropping."""
         return self.token_keep_k + self.token_random_keep_k if self.dropping else None
 
-    def kept_fraction(self, seq_length):
-        """Share of a `seq_length` sequence the dropping layers process."""
-        return self.num_kept / seq_length if self.dropping else 1.0
+    def kept_fraction(self, seq_length, steps=None):
+        """Share of a `seq_length` sequence the dropping layers process:
+        at `token_keep_k`, or the mean over training `steps` (schedule
+        stages and full steps included)."""
+        if steps is None:
+            return self.num_kept / seq_length if self.dropping else 1.0
+        kept = [seq_length if k is None else k for k in map(self.kept_at, steps)]
+        return sum(kept) / (len(kept) * seq_length)
+
+    # === Training modes: schedule stages x (dropping, full step) ===
+    @property
+    def training_modes(self):
+        """The distinct `(keep_k, full)` a training step may run, in the
+        order `training_mode_index` numbers them: each stage's keep_k, and
+        with full steps each one again with `full=True` (which a
+        consistency loss compares with that stage's dropping pass)."""
+        if not self.dropping:
+            return ((None, True),)
+        stages = [self.token_keep_k] + [k for _, k in self.token_keep_k_schedule]
+        fulls = (False, True) if self.token_full_step_every else (False,)
+        return tuple((k, full) for k in stages for full in fulls)
+
+    def training_mode_index(self, step):
+        """Index into `training_modes` of the 0-based training `step`
+        (an int, array or tensor; works elementwise)."""
+        step = ops.cast(ops.convert_to_tensor(step), "int32")
+        stage = ops.zeros_like(step)
+        for start, _ in self.token_keep_k_schedule:
+            stage = stage + ops.cast(step >= start, "int32")
+        if not self.token_full_step_every:
+            return stage
+        full = ops.cast((step + 1) % self.token_full_step_every == 0, "int32")
+        return 2 * stage + full
+
+    def kept_at(self, step):
+        """Tokens the dropping layers process at training `step`; None for a
+        full step or an encoder without dropping."""
+        keep_k, full = self.training_modes[int(self.training_mode_index(step))]
+        return None if full else keep_k + self.token_random_keep_k
 
     def record_mlm_losses(self, masked_lm_ids, mlm_losses, masked_lm_weights):
         """Moves the importance table toward a step's per-prediction MLM
-        losses (weight 0 entries ignored); nothing without dropping."""
+        losses (weight 0 entries ignored); nothing for other strategies."""
         if self.token_importance is not None:
             self.token_importance.update(masked_lm_ids, mlm_losses, masked_lm_weights)
+
+    def record_inputs(self, input_word_ids, input_mask):
+        """Counts a step's input ids (the frequency strategy); nothing for
+        other strategies."""
+        if self.token_frequency is not None:
+            self.token_frequency.update(input_word_ids, input_mask)
 
     def _embed(self, word_ids, type_ids, training):
         x = self.token_embedding(word_ids)
@@ -289,7 +407,7 @@ class TokenDropBertEncoder(keras.Model):
             )
         return tensors
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, keep_k=None, full=False):
         word_ids, mask, type_ids = self._validated_inputs(inputs)
         valid = ops.logical_and(
             input_checks.check_range("input_word_ids", word_ids, self.vocab_size),
@@ -300,9 +418,9 @@ class TokenDropBertEncoder(keras.Model):
         x = input_checks.poison_invalid(
             self._embed(word_ids, type_ids, training), valid
         )
-        if self.dropping and training:
+        if self.dropping and training and not full:
             encoder_outputs = self._blocks_with_dropping(
-                x, word_ids, mask, training
+                x, word_ids, mask, training, keep_k or self.token_keep_k
             )
         else:
             encoder_outputs = self._blocks(
@@ -315,18 +433,24 @@ class TokenDropBertEncoder(keras.Model):
             "encoder_outputs": encoder_outputs,
         }
 
-    def select_tokens(self, input_word_ids, input_mask, training=True):
+    def select_tokens(self, input_word_ids, input_mask, training=True, keep_k=None):
         """Kept and dropped positions, `(keep [B, K], drop [B, S - K])`.
 
-        Ranks positions by the importance of their token id; padding
-        positions rank below every id, deny-listed ones included.
+        Ranks positions by the score of their token id under
+        `token_selection`; padding positions rank below every id,
+        deny-listed ones included. `keep_k` defaults to `token_keep_k`.
         """
         if not self.dropping:
             raise ConfigurationError("This encoder was built with token_keep_k=None.")
         mask = ops.cast(input_mask, "int32")
-        scores = self.token_importance(input_word_ids)
+        if self.token_importance is not None:
+            scores = self.token_importance(input_word_ids)
+        elif self.token_frequency is not None:
+            scores = self.token_frequency(input_word_ids)
+        else:
+            scores = ops.take(ops.convert_to_tensor(self._pinned_scores), input_word_ids, axis=0)
         scores = scores - _PADDING_PENALTY * ops.cast(mask == 0, "float32")
-        return self.token_selection(scores, eligible=mask > 0, training=training)
+        return self.token_selection_layer(scores, eligible=mask > 0, training=training, keep_k=keep_k)
 
     @staticmethod
     def _blocks(x, blocks, attention_mask, training):
@@ -337,7 +461,7 @@ class TokenDropBertEncoder(keras.Model):
             outputs.append(x)
         return outputs
 
-    def _blocks_with_dropping(self, x, word_ids, mask, training):
+    def _blocks_with_dropping(self, x, word_ids, mask, training, keep_k):
         """Runs every block with token dropping; returns every output."""
         blocks = self.transformer_layers
         first, last = self.first_drop_layer, self.last_drop_layer
@@ -345,7 +469,7 @@ class TokenDropBertEncoder(keras.Model):
         encoder_outputs = self._blocks(x, blocks[:first], full_mask, training)
         x = encoder_outputs[-1] if encoder_outputs else x
 
-        keep, drop = self.select_tokens(word_ids, mask, training=training)
+        keep, drop = self.select_tokens(word_ids, mask, training=training, keep_k=keep_k)
         kept, dropped = self.split_tokens(x, keep, drop)
         kept_mask = ops.expand_dims(self.split_tokens(mask, keep, drop)[0], 1)
         # Kept tokens read every token once, then only each other.
@@ -382,6 +506,10 @@ class TokenDropBertEncoder(keras.Model):
                 "token_deny_list": list(self.token_deny_list),
                 "first_drop_layer": self.first_drop_layer,
                 "last_drop_layer": self.last_drop_layer,
+                "token_selection": self.token_selection,
+                "token_keep_k_schedule": [list(stage) for stage in self.token_keep_k_schedule],
+                "token_full_step_every": self.token_full_step_every,
+                "token_consistency_weight": self.token_consistency_weight,
             }
         )
         return config
