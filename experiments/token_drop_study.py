@@ -11,10 +11,18 @@ the same data order (one experiment seed):
   small_dense          a shallower dense model at token_drop's cost
   no_pretraining       the baseline architecture, randomly initialised
 
+and, when named in --runs, variants beyond the paper (token_drop plus):
+
+  random               a fresh random choice of kept tokens per step
+  frequency            the rarest ids kept (the paper's frequency ablation)
+  schedule             keep a quarter of the tokens for half the steps,
+                       then half
+  hybrid               every 4th step runs the full encoder (ScTD-style)
+
 Cost is counted on two noise-free axes: FLOPs from `official_tokendrop.flops`
-and step-seconds (steps x each arm's per-step seconds, measured for all
-arms in one interleaved benchmark before pretraining starts, so the long
-runs may share the machine with light work). The held-out MLM loss (full
+and step-seconds (each step at the seconds of its training mode, measured
+for all arms and modes in one interleaved benchmark before pretraining
+starts, so the long runs may share the machine with light work). The held-out MLM loss (full
 encoder) is evaluated `--evaluations` times per run next to the unigram
 predictor's loss on the same masked positions. Each model is then
 fine-tuned on the tasks of `../shared/data/tasks/` with several seeds.
@@ -43,7 +51,16 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process reads TFRecords and benchmarks
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 ARMS = ("baseline", "token_drop", "baseline_equal_cost", "small_dense", "no_pretraining")
+# Variants: token_drop's encoder keys plus these (a function of the scale).
+VARIANTS = {
+    "random": lambda s: {"token_selection": "random"},
+    "frequency": lambda s: {"token_selection": "frequency"},
+    "schedule": lambda s: {"token_keep_k": s.seq // 4, "token_keep_k_schedule": [
+        {"start_step": max(1, s.steps // 2), "keep_k": s.seq // 2}]},
+    "hybrid": lambda s: {"token_full_step_every": 4},
+}
 PRETRAINED = ARMS[:4]
+TRAINED = PRETRAINED + tuple(VARIANTS)  # every arm that pretrains
 SEEDED = ARMS[:2]  # the arms pretrained with --pretrain_seeds seeds
 TASKS = {"wn_supersense": 32, "wn_gloss_match": 48}  # task -> fine-tuning sequence length
 ALLOW, DENY = [1, 2, 3, 4], [0]  # [UNK] [CLS] [SEP] [MASK] / [PAD] of our vocabularies
@@ -137,16 +154,18 @@ def closest_dense_layers(scale, vocab_size):
 # === Inputs ===
 def parse_runs(text):
     runs = [r for r in text.split(",") if r]
-    unknown = [r for r in runs if r not in ARMS]
+    known = ARMS + tuple(VARIANTS)
+    unknown = [r for r in runs if r not in known]
     if unknown:
-        raise StudyError(f"--runs: unknown run {unknown[0]!r}; choose from {', '.join(ARMS)}.")
+        raise StudyError(f"--runs: unknown run {unknown[0]!r}; choose from {', '.join(known)}.")
     needs = {"baseline_equal_cost": "token_drop", "small_dense": "token_drop"}
     for run, needed in needs.items():
         if run in runs and needed not in runs:
             raise StudyError(f"--runs: {run} is sized by {needed}'s cost; add {needed}.")
-    if any(r in runs for r in ("token_drop", "baseline_equal_cost", "small_dense")) and "baseline" not in runs:
+    if any(r in runs for r in ("token_drop", "baseline_equal_cost", "small_dense", *VARIANTS)) \
+            and "baseline" not in runs:
         raise StudyError("--runs: the comparisons need baseline; add it.")
-    return [r for r in ARMS if r in runs]
+    return [r for r in known if r in runs]
 
 
 def parse_tasks(text, tasks_dir):
@@ -279,7 +298,7 @@ class Study:
     def arm(self, name, steps=None):
         """(experiment, layers, keep_k, steps) of an arm."""
         s = self.scale
-        if name == "token_drop":
+        if name == "token_drop" or name in VARIANTS:
             return "token_drop_bert/pretraining", s.layers, s.seq // 2, s.steps
         layers = self.dense_layers if name == "small_dense" else s.layers
         return "bert/pretraining", layers, None, steps or s.steps
@@ -303,6 +322,7 @@ class Study:
                     "max_position_embeddings": s.seq, "dropout_rate": s.dropout,
                     "attention_dropout_rate": s.dropout, "token_keep_k": keep,
                     "token_allow_list": ALLOW, "token_deny_list": DENY,
+                    **(VARIANTS[name](s) if name in VARIANTS else {}),
                 }}},
                 "train_data": {"input_path": self.data["train"], **data},
                 "validation_data": {"input_path": self.data["heldout"], **data},
@@ -321,18 +341,28 @@ class Study:
             "runtime": {"distribution_strategy": "one_device"},
         }
 
-    def step_flops(self, name):
-        from official_tokendrop.flops import step_flops
+    def encoder(self, name):
+        """The arm's encoder (what its steps cost is its to say)."""
+        from official.core import exp_factory
 
+        from official_tokendrop import experiment_configs  # noqa: F401  (registers)
+        from official_tokendrop.task import PretrainingTask
+
+        experiment, override = self.params_override(name, self.scale.steps)
+        params = exp_factory.get_exp_config(experiment)
+        params.override(override, is_strict=True)
+        return PretrainingTask(params).build_model().encoder
+
+    def cost(self, name, mode_seconds):
         s = self.scale
-        _, layers, keep, _ = self.arm(name)
-        return step_flops(s.hidden, layers, s.inner, s.seq, self.vocab_size, s.predictions, s.batch,
-                          keep_k=keep).training_step
+        return ArmCost(self.encoder(name), mode_seconds, s.seq, s.predictions, s.batch)
 
     # --- interleaved step-time benchmark ---
     def benchmark(self):
+        """Seconds per step of every training mode of every timed arm, all
+        in one interleaved benchmark (one mode for a plain arm)."""
         path = os.path.join(self.work, "step_seconds.json")
-        names = [n for n in ("baseline", "token_drop", "small_dense") if n in self.runs]
+        names = [n for n in ("baseline", "token_drop", "small_dense", *VARIANTS) if n in self.runs]
         if os.path.exists(path):
             with open(path) as f:
                 cached = json.load(f)
@@ -346,7 +376,7 @@ class Study:
         from official_tokendrop import experiment_configs  # noqa: F401  (registers)
         from official_tokendrop.trainer import Trainer
 
-        steps, contenders = {}, {}
+        times, contenders = {}, {}
         with tempfile.TemporaryDirectory() as directory:
             for name in names:
                 experiment, override = self.params_override(name, self.scale.steps)
@@ -355,25 +385,35 @@ class Study:
                 params.validate()
                 trainer = Trainer(params, os.path.join(directory, name), tf.distribute.get_strategy())
                 batch = next(iter(trainer.task.build_inputs("train")))
-                float(trainer._train_step(batch)["loss"])  # compiles
-                contenders[name] = (trainer, batch)
-                steps[name] = []
+                encoder = trainer.model.encoder
+                # A step of each mode: the first step the run takes in it.
+                index = np.asarray(encoder.training_mode_index(np.arange(self.scale.steps)))
+                for mode in range(len(encoder.training_modes)):
+                    label = (name, mode)
+                    contenders[label] = (trainer, batch, int(np.argmax(index == mode)))
+                    times[label] = []
+            labels = list(contenders)
+            for trainer, batch, step in contenders.values():  # compiles every mode
+                trainer.optimizer.iterations.assign(step)
+                float(trainer._train_step(batch)["loss"])
             rounds, per_round = self.scale.bench_rounds, self.scale.bench_steps
             load = os.getloadavg()[0]
             for r in range(rounds):
-                order = names[r % len(names):] + names[:r % len(names)]
-                for name in order:
-                    trainer, batch = contenders[name]
+                for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+                    trainer, batch, step = contenders[label]
                     start = time.perf_counter()
                     for _ in range(per_round):
+                        trainer.optimizer.iterations.assign(step)  # stays in this mode
                         logs = trainer._train_step(batch)
                     float(logs["loss"])  # waits for the last step
-                    steps[name].append((time.perf_counter() - start) / per_round)
-                self.log(f"benchmark round {r + 1}/{rounds}: "
-                         + ", ".join(f"{n} {1000 * steps[n][-1]:.0f} ms" for n in names))
-        result = {"step_seconds": {n: statistics.median(t) for n, t in steps.items()},
-                  "rounds": steps, "steps_per_round": per_round,
-                  "load_before": load, "load_after": os.getloadavg()[0]}
+                    times[label].append((time.perf_counter() - start) / per_round)
+                self.log(f"benchmark round {r + 1}/{rounds}: " + ", ".join(
+                    f"{n}{'' if m == 0 else f'[mode {m}]'} {1000 * times[(n, m)][-1]:.0f} ms" for n, m in labels))
+        modes = {n: [statistics.median(times[(n, m)]) for m in range(1 + max(m for k, m in labels if k == n))]
+                 for n in names}
+        result = {"step_seconds": {n: v[0] for n, v in modes.items()}, "mode_seconds": modes,
+                  "rounds": {f"{n}" if m == 0 else f"{n}[mode {m}]": t for (n, m), t in times.items()},
+                  "steps_per_round": per_round, "load_before": load, "load_after": os.getloadavg()[0]}
         with open(path, "w") as f:
             json.dump(result, f, indent=2)
         return result
@@ -474,22 +514,24 @@ class Study:
         self.prepare_data(files)
         self.dense_layers = closest_dense_layers(s, self.vocab_size)
         unigram = self.unigram()
-        bench = self.benchmark() if any(r in PRETRAINED for r in self.runs) else {"step_seconds": {}}
+        bench = self.benchmark() if any(r in TRAINED for r in self.runs) else {"step_seconds": {}}
         seconds = dict(bench["step_seconds"])
+        mode_seconds = {n: bench.get("mode_seconds", {}).get(n, [t]) for n, t in seconds.items()}
         if "baseline" in seconds:
             seconds["baseline_equal_cost"] = seconds["baseline"]
+            mode_seconds["baseline_equal_cost"] = mode_seconds["baseline"]
         td_cost = seconds.get("token_drop", 0) * s.steps
-        steps = {"baseline": s.steps, "token_drop": s.steps,
+        steps = {"baseline": s.steps, "token_drop": s.steps, **{v: s.steps for v in VARIANTS},
                  "baseline_equal_cost": round(td_cost / seconds["baseline"]) if td_cost else None,
                  "small_dense": round(td_cost / seconds["small_dense"]) if "small_dense" in seconds else None}
 
-        runs = {}
-        for name in (r for r in self.runs if r in PRETRAINED):
+        runs, self.costs = {}, {}
+        for name in (r for r in self.runs if r in TRAINED):
             run = self.pretrain(name, steps[name], args.seed)
-            per_step_flops = self.step_flops(name)
-            run.update(step_seconds=seconds[name], step_flops=per_step_flops,
-                       train_seconds=steps[name] * seconds[name], flops=steps[name] * per_step_flops,
-                       layers=self.arm(name)[1], keep_k=self.arm(name)[2])
+            cost = self.costs[name] = self.cost(name, mode_seconds[name])
+            run.update(cost.totals(steps[name]), layers=self.arm(name)[1], keep_k=self.arm(name)[2])
+            if name in VARIANTS:
+                run["variant"] = VARIANTS[name](s)
             runs[name] = run
         # Further pretraining seeds of the two main arms, after every arm's
         # first seed so that a short budget still completes one comparison.
@@ -498,12 +540,13 @@ class Study:
             for name in (r for r in self.runs if r in SEEDED):
                 runs[name].setdefault("other_seeds", {})[str(seed)] = self.pretrain(name, steps[name], seed)
         if "baseline" in runs:
-            for run in runs.values():
-                reach_baseline(run, runs["baseline"], run)
+            for name, run in runs.items():
+                reach_baseline(run, runs["baseline"], self.costs[name])
             for seed in map(str, extra_seeds):
-                for run in runs.values():
+                for name, run in runs.items():
                     if seed in run.get("other_seeds", {}):
-                        reach_baseline(run["other_seeds"][seed], runs["baseline"]["other_seeds"][seed], run)
+                        reach_baseline(run["other_seeds"][seed], runs["baseline"]["other_seeds"][seed],
+                                       self.costs[name])
 
         if "no_pretraining" in self.runs:
             runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
@@ -549,14 +592,55 @@ def finetune_summary(results):
     return summary
 
 
-def reach_baseline(run, baseline, arm):
-    """Adds to `run` (one seed of `arm`) the step, step-seconds and FLOPs at
-    which it first reaches `baseline`'s final held-out loss (None: never)."""
+class ArmCost:
+    """Step-seconds and FLOPs of an arm's first `step` steps, each step at
+    its training mode (schedule stage, full step); a fractional step takes
+    that share of the next step's cost."""
+
+    def __init__(self, encoder, mode_seconds, seq, predictions, batch):
+        self.encoder, self.mode_seconds = encoder, list(mode_seconds)
+        self.seq, self.predictions, self.batch = seq, predictions, batch
+
+    def _split(self, step):
+        whole = int(math.floor(step))
+        return whole, step - whole
+
+    def seconds(self, step):
+        whole, part = self._split(step)
+        index = np.asarray(self.encoder.training_mode_index(np.arange(whole + 1))).reshape([-1])
+        counts = np.bincount(index[:whole], minlength=len(self.mode_seconds))
+        total = sum(int(n) * t for n, t in zip(counts, self.mode_seconds))
+        return total + part * self.mode_seconds[int(index[whole])]
+
+    def flops(self, step):
+        from official_tokendrop.flops import encoder_run_flops
+
+        whole, part = self._split(step)
+        run = encoder_run_flops(self.encoder, self.seq, self.predictions, self.batch, 0, whole)
+        if not part:
+            return run
+        after = encoder_run_flops(self.encoder, self.seq, self.predictions, self.batch, whole, whole + 1)
+        return run + part * after
+
+    def totals(self, steps):
+        """The run's train_seconds and flops, and their means per step."""
+        single = len(self.mode_seconds) == 1
+        seconds = steps * self.mode_seconds[0] if single else self.seconds(steps)
+        flops = self.flops(steps)
+        return {"step_seconds": self.mode_seconds[0] if single else seconds / steps,
+                "step_flops": flops / steps, "train_seconds": seconds, "flops": flops,
+                "mode_seconds": self.mode_seconds}
+
+
+def reach_baseline(run, baseline, cost):
+    """Adds to `run` (one seed of an arm whose `ArmCost` is `cost`) the step,
+    step-seconds and FLOPs at which it first reaches `baseline`'s final
+    held-out loss (None: never)."""
     curve = run["curve"]
     step = first_reach([c[0] for c in curve], [c[1] for c in curve], baseline["final_heldout_loss"])
     run["steps_to_baseline_loss"] = step
-    run["seconds_to_baseline_loss"] = None if step is None else step * arm["step_seconds"]
-    run["flops_to_baseline_loss"] = None if step is None else step * arm["step_flops"]
+    run["seconds_to_baseline_loss"] = None if step is None else cost.seconds(step)
+    run["flops_to_baseline_loss"] = None if step is None else cost.flops(step)
 
 
 def eval_curve(model_dir):
@@ -642,9 +726,9 @@ class Report:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        for axis, label, file in (("step_seconds", "step-seconds (steps x measured s/step, 2-core CPU)",
+        for axis, label, file in (("seconds", "step-seconds (each step at its mode's measured s/step, 2-core CPU)",
                                    "heldout_loss_vs_step_seconds.png"),
-                                  ("step_flops", "training FLOPs (FLOP model)", "heldout_loss_vs_flops.png")):
+                                  ("flops", "training FLOPs (FLOP model)", "heldout_loss_vs_flops.png")):
             plt.figure(figsize=(7, 4.5))
             for arm, run in self.runs.items():
                 if "curve" not in run:
@@ -652,7 +736,8 @@ class Report:
                 color = None
                 for seed, one in self.seeds_of(arm):
                     steps, loss, _ = zip(*one["curve"])
-                    line, = plt.plot([x * run[axis] for x in steps], loss, marker=".", color=color,
+                    cost = getattr(self.study.costs[arm], axis)
+                    line, = plt.plot([cost(x) for x in steps], loss, marker=".", color=color,
                                      linestyle="-" if color is None else ":",
                                      label=f"{arm} ({run['steps']} steps, seed {seed})")
                     color = line.get_color()
@@ -703,7 +788,7 @@ class Report:
                   "seed; the goals pool every pretraining seed of an arm.",
                   "", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
         ratios = summary["to_baseline_loss_vs_baseline_by_seed"]
-        for arm in ("token_drop", "baseline_equal_cost", "small_dense"):
+        for arm in ("token_drop", "baseline_equal_cost", "small_dense", *VARIANTS):
             for seed, _ in self.seeds_of(arm) if arm in self.runs else []:
                 r = ratios.get(arm, {}).get(seed)
                 lines.append(f"- {arm} (seed {seed}) reaches the same seed's baseline final held-out loss "
@@ -766,6 +851,7 @@ class Report:
             lines.append(f"- final held-out loss, mean of {len(self.seeds_of('token_drop'))} pretraining seeds: "
                          f"baseline {means['baseline']:.3f}, token_drop {means['token_drop']:.3f} "
                          f"({means['token_drop'] - means['baseline']:+.3f} nats).")
+        lines += self.variant_goals(summary)
         if "token_drop" in runs:
             for control in ("baseline_equal_cost", "small_dense"):
                 if control in runs:
@@ -773,6 +859,29 @@ class Report:
                     lines.append(f"- at equal step-seconds token_drop ends at {ours:.3f} vs {control} "
                                  f"{theirs:.3f}: token_drop {'better' if ours < theirs else 'not better'} "
                                  f"by {theirs - ours:+.3f} nats.")
+        return lines
+
+
+    def variant_goals(self, summary):
+        """The variants against the 0.6-of-baseline cost goal, beside plain
+        token dropping, and the pretraining benefit each keeps."""
+        ratios, kept = summary["to_baseline_loss_vs_baseline"], summary["benefit_kept_vs_baseline"]
+        variants = [v for v in VARIANTS if v in self.runs]
+        lines = []
+        for arm in variants + (["token_drop"] if variants and "token_drop" in self.runs else []):
+            r = ratios.get(arm)
+            line = (f"- {arm} ({json.dumps(VARIANTS[arm](self.study.scale)) if arm in VARIANTS else 'plain'}) "
+                    f"to the baseline's final loss (goal <= 0.6 of its step-seconds and FLOPs): "
+                    + ("never reached: missed" if r is None else
+                       f"{r['seconds']:.3f} / {r['flops']:.3f}: {'met' if max(r.values()) <= 0.6 else 'missed'}"))
+            shares = [f"{task} {kept[arm][task]:.0%}" for task in self.study.tasks
+                      if kept.get(arm, {}).get(task) is not None]
+            lines.append(line + ("; benefit kept (goal >= 90%): " + ", ".join(shares) if shares else "") + ".")
+        reached = {v: ratios[v] for v in variants if v in ratios}
+        if variants:
+            best = min(reached, key=lambda v: reached[v]["seconds"]) if reached else None
+            lines.append("- best variant: " + ("none reaches the baseline's final loss." if best is None else
+                                               f"{best} at {reached[best]['seconds']:.3f} of the step-seconds."))
         return lines
 
 

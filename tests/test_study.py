@@ -139,3 +139,26 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     assert 0 < results["unigram_heldout_loss"] < math.log(vocab) + 1
     # The baseline reaches its own final loss no later than its last step.
     assert runs["baseline"]["seconds_to_baseline_loss"] <= runs["baseline"]["train_seconds"] + 1e-9
+
+    # Two variants beside the reused baseline and token_drop; every arm and
+    # mode timed again in one benchmark, each step costed at its mode.
+    result = _run(*common, "--tasks=", "--pretrain_seeds=1", "--runs=baseline,token_drop,schedule,hybrid")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    pretrained = [line.split("] pretraining ")[1].split(":")[0] for line in result.stdout.splitlines()
+                  if "] pretraining " in line]
+    assert pretrained == ["schedule", "hybrid"]
+    results = json.loads((out / "results.json").read_text())
+    runs, modes = results["runs"], results["benchmark"]["mode_seconds"]
+    assert [len(modes[arm]) for arm in ("baseline", "token_drop", "schedule", "hybrid")] == [1, 1, 2, 2]
+
+    def per(keep):
+        return step_flops(s.hidden, s.layers, s.inner, s.seq, vocab, s.predictions, s.batch, keep_k=keep).training_step
+
+    # schedule (tiny: seq 32, 20 steps): keep 8 for steps 0-9, then 16.
+    assert runs["schedule"]["flops"] == 10 * per(8) + 10 * per(16)
+    assert runs["schedule"]["train_seconds"] == pytest.approx(10 * sum(modes["schedule"]))
+    # hybrid: steps 3, 7, 11, 15 and 19 (0-based) run the full encoder.
+    assert runs["hybrid"]["flops"] == 15 * per(16) + 5 * per(None)
+    assert runs["hybrid"]["train_seconds"] == pytest.approx(15 * modes["hybrid"][0] + 5 * modes["hybrid"][1])
+    markdown = (out / "results.md").read_text()
+    assert "- schedule (" in markdown and "- best variant: " in markdown

@@ -3,12 +3,14 @@
 import keras
 from keras import ops
 
+import numpy as np
+
 from official_tokendrop import distribute
-from official_tokendrop.layers.token_importance import pinned_ids
+from official_tokendrop.layers.token_importance import PerIdTable
 
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
-class TokenFrequency(keras.layers.Layer):
+class TokenFrequency(PerIdTable):
     """Holds `table[vocab_size]`, how often each token id was seen in training.
 
     `table[id]` starts at 0 and, after every `update`, has grown by the
@@ -38,38 +40,15 @@ class TokenFrequency(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, allow_list=(), deny_list=(), **kwargs):
-        super().__init__(**kwargs)
-        allow_list = tuple(int(i) for i in allow_list)
-        deny_list = tuple(int(i) for i in deny_list)
-        self._pinned, self._pinned_values = pinned_ids(
-            vocab_size, allow_list, deny_list
-        )
-        self.vocab_size = int(vocab_size)
-        self.allow_list = allow_list
-        self.deny_list = deny_list
+        super().__init__(vocab_size, allow_list, deny_list, **kwargs)
         self.build()
 
-    def build(self, input_shape=None):
-        self.table = self.add_weight(
-            name="table",
-            shape=(self.vocab_size,),
-            initializer="zeros",
-            dtype="float32",
-            trainable=False,
-            autocast=False,
-            aggregation="only_first_replica",
-        )
-        self.built = True
+    def initial_values(self):
+        return np.zeros([self.vocab_size], "float32")
 
     def counts(self, token_ids, mask):
         """Per-id counts [vocab_size] of the positions with mask > 0."""
-        token_ids = ops.reshape(ops.cast(token_ids, "int32"), [-1])
-        mask = ops.reshape(ops.cast(mask, "float32"), [-1])
-        ones = ops.where(mask > 0, 1.0, 0.0)
-        # A padded slot may hold any id; its 0 already removes it, and
-        # clamping keeps the scatter in range.
-        token_ids = ops.clip(token_ids, 0, self.vocab_size - 1)
-        return ops.segment_sum(ones, token_ids, num_segments=self.vocab_size)
+        return self.per_id_sums(token_ids, ops.where(ops.cast(mask, "float32") > 0, 1.0, 0.0))
 
     def update(self, token_ids, mask):
         """Adds the counts of one batch of training inputs.
@@ -90,20 +69,3 @@ class TokenFrequency(keras.layers.Layer):
 
     def call(self, token_ids):
         return ops.take(self.scores(), token_ids, axis=0)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, token_ids):
-        return keras.KerasTensor(token_ids.shape, dtype="float32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "allow_list": list(self.allow_list),
-                "deny_list": list(self.deny_list),
-            }
-        )
-        return config

@@ -55,8 +55,68 @@ def pinned_ids(vocab_size, allow_list=(), deny_list=()):
     return pinned, values
 
 
+class PerIdTable(keras.layers.Layer):
+    """A float32 table with one non-trainable score per token id, the same
+    on every replica, whose allow/deny ids are pinned (`pinned_ids`): the
+    common part of the selection strategies' scores.
+
+    Its variable uses aggregation `only_first_replica`, so Keras'
+    cross-replica writes cannot average it; subclasses all-reduce what
+    they add before writing.
+    """
+
+    def __init__(self, vocab_size, allow_list=(), deny_list=(), **kwargs):
+        super().__init__(**kwargs)
+        self.allow_list = tuple(int(i) for i in allow_list)
+        self.deny_list = tuple(int(i) for i in deny_list)
+        self._pinned, self._pinned_values = pinned_ids(vocab_size, self.allow_list, self.deny_list)
+        self.vocab_size = int(vocab_size)
+
+    def initial_values(self):
+        """The table before any update, float32 [vocab_size]."""
+        raise NotImplementedError
+
+    def build(self, input_shape=None):
+        initial = self.initial_values().astype("float32")
+        self.table = self.add_weight(
+            name="table",
+            shape=(self.vocab_size,),
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(
+                initial, dtype="float32"
+            ),
+            dtype="float32",
+            trainable=False,
+            autocast=False,
+            aggregation="only_first_replica",
+        )
+        self.built = True
+
+    def per_id_sums(self, ids, values):
+        """`values` summed per id, [vocab_size]. Ids are clamped into range:
+        a padded slot may hold any id, and its value (0) already removes it."""
+        ids = ops.clip(ops.reshape(ops.cast(ids, "int32"), [-1]), 0, self.vocab_size - 1)
+        return ops.segment_sum(ops.reshape(values, [-1]), ids, num_segments=self.vocab_size)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, token_ids):
+        return keras.KerasTensor(token_ids.shape, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "allow_list": list(self.allow_list),
+                "deny_list": list(self.deny_list),
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="official_tokendrop")
-class TokenImportance(keras.layers.Layer):
+class TokenImportance(PerIdTable):
     """Holds `table[vocab_size]`, the importance of every token id.
 
     `table[id]` starts at `init_value` and follows
@@ -69,8 +129,7 @@ class TokenImportance(keras.layers.Layer):
 
     Under a multi-replica `tf.distribute` strategy, `update` all-reduces the
     per-id loss sums and counts, so every replica applies the same update and
-    ends the step with the same table. The table variable uses aggregation
-    `only_first_replica` so Keras' cross-replica writes cannot average it.
+    ends the step with the same table.
 
     Args:
         vocab_size: number of token ids.
@@ -89,35 +148,15 @@ class TokenImportance(keras.layers.Layer):
         deny_list=(),
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        allow_list = tuple(int(i) for i in allow_list)
-        deny_list = tuple(int(i) for i in deny_list)
         if not 0.0 <= beta < 1.0:
             raise ConfigurationError(f"`beta` must lie in [0, 1), got {beta}.")
-        self._pinned, pinned_values = pinned_ids(vocab_size, allow_list, deny_list)
-        self.vocab_size = int(vocab_size)
+        super().__init__(vocab_size, allow_list, deny_list, **kwargs)
         self.init_value = float(init_value)
         self.beta = float(beta)
-        self.allow_list = allow_list
-        self.deny_list = deny_list
-
-        self._initial_table = np.where(self._pinned, pinned_values, self.init_value)
         self.build()
 
-    def build(self, input_shape=None):
-        initial = self._initial_table.astype("float32")
-        self.table = self.add_weight(
-            name="table",
-            shape=(self.vocab_size,),
-            initializer=lambda shape, dtype=None: ops.convert_to_tensor(
-                initial, dtype="float32"
-            ),
-            dtype="float32",
-            trainable=False,
-            autocast=False,
-            aggregation="only_first_replica",
-        )
-        self.built = True
+    def initial_values(self):
+        return np.where(self._pinned, self._pinned_values, self.init_value)
 
     def call(self, token_ids):
         return ops.take(self.table, token_ids, axis=0)
@@ -127,19 +166,11 @@ class TokenImportance(keras.layers.Layer):
 
         Positions with weight <= 0 contribute nothing.
         """
-        label_ids = ops.reshape(ops.cast(label_ids, "int32"), [-1])
-        losses = ops.reshape(ops.cast(losses, "float32"), [-1])
-        weights = ops.reshape(ops.cast(weights, "float32"), [-1])
+        losses = ops.cast(losses, "float32")
+        weights = ops.cast(weights, "float32")
         weights = ops.where(weights > 0, weights, 0.0)
-        # A padded slot may hold any label id; its weight of 0 already
-        # removes it, and clamping keeps the scatter in range.
-        label_ids = ops.clip(label_ids, 0, self.vocab_size - 1)
-        loss_sums = ops.segment_sum(
-            weights * losses, label_ids, num_segments=self.vocab_size
-        )
-        weight_sums = ops.segment_sum(
-            weights, label_ids, num_segments=self.vocab_size
-        )
+        loss_sums = self.per_id_sums(label_ids, weights * losses)
+        weight_sums = self.per_id_sums(label_ids, weights)
         return loss_sums, weight_sums
 
     def update(self, label_ids, losses, weights):
@@ -160,21 +191,7 @@ class TokenImportance(keras.layers.Layer):
         moved = ops.logical_and(seen, ops.logical_not(self._pinned))
         self.table.assign(ops.where(moved, averaged, table))
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, token_ids):
-        return keras.KerasTensor(token_ids.shape, dtype="float32")
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "init_value": self.init_value,
-                "beta": self.beta,
-                "allow_list": list(self.allow_list),
-                "deny_list": list(self.deny_list),
-            }
-        )
+        config.update({"init_value": self.init_value, "beta": self.beta})
         return config
