@@ -31,21 +31,25 @@ from official_tokendrop.progress import Eta, format_duration
 from official_tokendrop.task import PretrainingTask, mixed_precision_policy
 
 
-def _is_chief(strategy):
+def _cluster(strategy):
+    """(task type, task id, {job: tasks}) of a multi-worker strategy, else None."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
+        return None
+    return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
+
+
+def _is_chief(strategy):
+    cluster = _cluster(strategy)
+    if cluster is None:
         return True
-    if resolver.task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+    task_type, task_id, jobs = cluster
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in jobs)
 
 
 def _worker_count(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return 1
-    return sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values())
+    cluster = _cluster(strategy)
+    return 1 if cluster is None else sum(len(tasks) for tasks in cluster[2].values())
 
 
 def _corrupt_record_message(input_paths, error):
