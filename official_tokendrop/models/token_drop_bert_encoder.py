@@ -1,6 +1,7 @@
 """BERT encoder whose middle layers see only the important tokens."""
 
 import keras
+import numpy as np
 from keras import ops
 from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 
@@ -329,7 +330,9 @@ class TokenDropBertEncoder(keras.Model):
         stages and full steps included)."""
         if steps is None:
             return self.num_kept / seq_length if self.dropping else 1.0
-        kept = [seq_length if k is None else k for k in map(self.kept_at, steps)]
+        modes = [self.training_modes[i] for i in
+                 np.asarray(self.training_mode_index(np.asarray(list(steps)))).reshape([-1])]
+        kept = [seq_length if full else k + self.token_random_keep_k for k, full in modes]
         return sum(kept) / (len(kept) * seq_length)
 
     # === Training modes: schedule stages x (dropping, full step) ===
