@@ -140,16 +140,16 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     # The baseline reaches its own final loss no later than its last step.
     assert runs["baseline"]["seconds_to_baseline_loss"] <= runs["baseline"]["train_seconds"] + 1e-9
 
-    # Two variants beside the reused baseline and token_drop; every arm and
-    # mode timed again in one benchmark, each step costed at its mode.
-    result = _run(*common, "--tasks=", "--pretrain_seeds=1", "--runs=baseline,token_drop,schedule,hybrid")
+    # A variant beside the reused baseline; both timed again in one
+    # benchmark (the variant per mode), each step costed at its mode.
+    result = _run(*common, "--tasks=", "--pretrain_seeds=1", "--runs=baseline,schedule")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     pretrained = [line.split("] pretraining ")[1].split(":")[0] for line in result.stdout.splitlines()
                   if "] pretraining " in line]
-    assert pretrained == ["schedule", "hybrid"]
+    assert pretrained == ["schedule"]
     results = json.loads((out / "results.json").read_text())
     runs, modes = results["runs"], results["benchmark"]["mode_seconds"]
-    assert [len(modes[arm]) for arm in ("baseline", "token_drop", "schedule", "hybrid")] == [1, 1, 2, 2]
+    assert [len(modes[arm]) for arm in ("baseline", "schedule")] == [1, 2]
 
     def per(keep):
         return step_flops(s.hidden, s.layers, s.inner, s.seq, vocab, s.predictions, s.batch, keep_k=keep).training_step
@@ -157,8 +157,22 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     # schedule (tiny: seq 32, 20 steps): keep 8 for steps 0-9, then 16.
     assert runs["schedule"]["flops"] == 10 * per(8) + 10 * per(16)
     assert runs["schedule"]["train_seconds"] == pytest.approx(10 * sum(modes["schedule"]))
-    # hybrid: steps 3, 7, 11, 15 and 19 (0-based) run the full encoder.
-    assert runs["hybrid"]["flops"] == 15 * per(16) + 5 * per(None)
-    assert runs["hybrid"]["train_seconds"] == pytest.approx(15 * modes["hybrid"][0] + 5 * modes["hybrid"][1])
     markdown = (out / "results.md").read_text()
     assert "- schedule (" in markdown and "- best variant: " in markdown
+
+
+def test_arm_cost_counts_each_step_at_its_mode():
+    from official_tokendrop.flops import step_flops
+    from official_tokendrop.models import TokenDropBertEncoder
+
+    encoder = TokenDropBertEncoder(vocab_size=50, hidden_size=8, num_layers=4, num_attention_heads=2, inner_dim=16,
+                                   max_sequence_length=16, token_keep_k=8, token_full_step_every=4,
+                                   token_allow_list=(), token_deny_list=())
+    cost = study.ArmCost(encoder, [0.25, 1.0], 16, 3, 2)
+    # Steps 3 and 7 (0-based) run full: 8 steps = 6 x 0.25 + 2 x 1.0; half
+    # of step 8 (dropping) adds 0.125, half of step 7 (full) 0.5.
+    assert cost.seconds(8) == 3.5 and cost.seconds(8.5) == 3.625 and cost.seconds(7.5) == 2.5 + 0.5
+    drop, full = (step_flops(8, 4, 16, 16, 50, 3, 2, keep_k=k).training_step for k in (8, None))
+    assert cost.flops(8) == 6 * drop + 2 * full and cost.flops(7.5) == 6 * drop + full + 0.5 * full
+    totals = cost.totals(8)
+    assert totals["train_seconds"] == 3.5 and totals["step_seconds"] == 3.5 / 8
