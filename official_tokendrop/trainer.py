@@ -123,6 +123,22 @@ class _Controller(orbit.Controller):
         return None
 
 
+class _GridSummaries(orbit.utils.SummaryManager):
+    """Orbit writes train summaries after every loop; loops here also end
+    at checkpoint and validation steps, so only those on a multiple of
+    `summary_interval` (and the last step) are written, each the mean of
+    the loop that ended there."""
+
+    def __init__(self, directory, global_step, interval, last_step):
+        super().__init__(directory, tf.summary.scalar, global_step=global_step)
+        self._interval, self._last_step = interval, last_step
+
+    def write_summaries(self, summary_dict):
+        step = int(self._global_step.numpy())
+        if (self._interval > 0 and step % self._interval == 0) or step == self._last_step:
+            super().write_summaries(summary_dict)
+
+
 class _Loops(orbit.AbstractTrainer, orbit.AbstractEvaluator):
     """What Orbit drives: `train(num_steps)` and `evaluate(num_steps)`."""
 
@@ -284,7 +300,7 @@ class Trainer:
         logs["learning_rate"] = float(self.optimizer.learning_rate)
         logs["examples_per_second"] = steps * self.task.data("train").global_batch_size / elapsed
         logs["kept_token_fraction"] = self.model.encoder.kept_fraction(
-            self.task.data("train").seq_length, range(self.step - steps, self.step))
+            self.task.data("train").seq_length, self.step - steps, self.step)
         return logs
 
     def _evaluate_steps(self, steps):
@@ -347,13 +363,15 @@ class Trainer:
         intervals = [i for i in intervals if i and i > 0]
         loops = _Loops(self)
         summaries = self.write_dir if self.is_chief else None
+        step = self.optimizer.iterations.value
         return _Controller(
-            global_step=self.optimizer.iterations.value,
+            global_step=step,
             trainer=loops, evaluator=loops, strategy=self.strategy,
             train_actions=[self._stop_on_nan, *train_actions], eval_actions=[self._keep_eval],
             steps_per_loop=lambda step: min(i - step % i for i in intervals),
             checkpoint_manager=self.manager,
-            summary_dir=summaries and os.path.join(summaries, "train"),
+            summary_manager=_GridSummaries(summaries and os.path.join(summaries, "train"), step,
+                                           trainer.summary_interval, trainer.train_steps),
             eval_summary_dir=summaries and os.path.join(summaries, "eval"),
         )
 
@@ -377,8 +395,14 @@ class Trainer:
         controller = self._controller([self._progress(eta, total), logs.update])
         with self._run_errors():
             if evaluate:
-                interval = trainer.validation_interval if trainer.validation_interval > 0 else None
-                controller.train_and_evaluate(total, trainer.validation_steps or -1, interval)
+                # Evaluations on multiples of the interval, a resumed run's
+                # too (Orbit's train_and_evaluate counts from where it
+                # starts), and at the end.
+                interval = trainer.validation_interval if trainer.validation_interval > 0 else total
+                while self.step < total:
+                    target = min(total, (self.step // interval + 1) * interval)
+                    controller.train(target, checkpoint_at_completion=target == total)
+                    controller.evaluate(trainer.validation_steps or -1)
             else:
                 controller.train(total)
         logs["wall_seconds"] = time.time() - start

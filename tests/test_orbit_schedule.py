@@ -24,18 +24,28 @@ def _summary_steps(directory, tag):
 
 
 def test_controller_schedules_checkpoints_summaries_and_evaluations(demo_data, tmp_path):
+    schedule = {"trainer": {"validation_interval": 15, "checkpoint_interval": 7}}
     params = tiny_params(demo_data, train_steps=20)
-    # Loops of 5 steps; a checkpoint every 10, an evaluation every 15 (and
-    # at the end): loops are cut so every event lands on its exact step.
-    params.override({"trainer": {"validation_interval": 15, "checkpoint_interval": 10}})
+    # Loops of 5 steps, summaries every 5; a checkpoint every 7 and an
+    # evaluation every 15 (and at the end): loops are cut at 5, 7, 10, 14,
+    # 15 and 20 so every event lands on its exact step, and only those on
+    # the summary grid write train summaries.
+    params.override(schedule)
     results = train.run(params, str(tmp_path), "train_and_eval")
     assert results["step"] == 20
     state = tf.train.get_checkpoint_state(str(tmp_path))
-    assert [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths] == [10, 20]
+    assert [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths] == [7, 14, 20]
     assert _summary_steps(tmp_path / "train", "loss") == [5, 10, 15, 20]
     assert _summary_steps(tmp_path / "eval", "mlm_loss") == [15, 20]
     assert json.load(open(tmp_path / "eval_results.json"))["step"] == 20
     assert not os.path.exists(tmp_path / "export")  # task.export is off
+    # Resumed at 20 and trained on to 40: evaluations stay on the grid of
+    # 15 (30, then the end), not 15 steps after the resume.
+    params = tiny_params(demo_data, train_steps=40)
+    params.override(schedule)
+    train.run(params, str(tmp_path), "train_and_eval")
+    assert _summary_steps(tmp_path / "eval", "mlm_loss") == [15, 20, 30, 40]
+    assert _summary_steps(tmp_path / "train", "loss") == [5, 10, 15, 20, 25, 30, 35, 40]
 
 
 def test_export_is_an_option_of_the_run(demo_data, tmp_path):
