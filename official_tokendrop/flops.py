@@ -10,7 +10,6 @@ is counted as twice the forward pass, so a step is 3x the forward FLOPs.
 
 import dataclasses
 
-import numpy as np
 
 from official_tokendrop.models.token_drop_bert_encoder import default_drop_layers
 
@@ -72,8 +71,9 @@ def step_flops(
     return StepFlops(batch_size * encoder, batch_size * head)
 
 
-def encoder_step_flops(encoder, seq_length, num_predictions, batch_size=1, dropping=True):
-    """`step_flops` for a `TokenDropBertEncoder` (dropping on or off)."""
+def encoder_step_flops(encoder, seq_length, num_predictions, batch_size=1, kept=None):
+    """`step_flops` of a `TokenDropBertEncoder` whose dropping layers
+    process `kept` tokens (None: every token, no dropping)."""
     return step_flops(
         encoder.hidden_size,
         encoder.num_layers,
@@ -82,7 +82,7 @@ def encoder_step_flops(encoder, seq_length, num_predictions, batch_size=1, dropp
         encoder.vocab_size,
         num_predictions,
         batch_size,
-        keep_k=encoder.num_kept if dropping else None,
+        keep_k=kept,
         first_drop_layer=encoder.first_drop_layer,
         last_drop_layer=encoder.last_drop_layer,
     )
@@ -92,18 +92,12 @@ def encoder_run_flops(encoder, seq_length, num_predictions, batch_size, first_st
     """Training FLOPs of steps `[first_step, last_step)` of a run: each step
     at its training mode (schedule stage or full step; a full step with a
     consistency loss also runs its stage's dropping pass)."""
-    modes = encoder.training_modes
-    index = np.asarray(encoder.training_mode_index(np.arange(first_step, last_step)))
-    counts = np.bincount(index.reshape([-1]), minlength=len(modes))
+    def flops(kept):
+        return encoder_step_flops(encoder, seq_length, num_predictions, batch_size, kept).training_step
+
     total = 0
-    for (keep_k, full), count in zip(modes, counts):
-        def flops(keep):
-            return step_flops(
-                encoder.hidden_size, encoder.num_layers, encoder.inner_dim, seq_length,
-                encoder.vocab_size, num_predictions, batch_size, keep_k=keep,
-                first_drop_layer=encoder.first_drop_layer, last_drop_layer=encoder.last_drop_layer,
-            ).training_step
-        kept = None if keep_k is None else keep_k + encoder.token_random_keep_k
+    counts = encoder.training_mode_counts(first_step, last_step)
+    for count, (_, full), kept in zip(counts, encoder.training_modes, encoder.training_mode_kept):
         step = flops(None if full else kept)
         if full and kept is not None and encoder.token_consistency_weight:
             step += flops(kept)

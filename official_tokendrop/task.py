@@ -8,6 +8,7 @@ from official_tokendrop.errors import ConfigurationError, DataError
 from official_tokendrop.experiment_configs import encoder_arguments, encoder_key
 from official_tokendrop.layers.token_selection import check_sequence_fits
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
+from official_tokendrop.models.token_drop_bert_encoder import stage_keep_ks
 
 
 class PretrainingTask:
@@ -28,8 +29,7 @@ class PretrainingTask:
         for name in ("train_data", "validation_data"):
             data = getattr(self.config, name)
             if encoder["token_keep_k"] is not None:
-                stages = [k for _, k in encoder["token_keep_k_schedule"]]
-                for keep_k in [encoder["token_keep_k"]] + stages:
+                for keep_k in stage_keep_ks(encoder["token_keep_k"], encoder["token_keep_k_schedule"]):
                     check_sequence_fits(keep_k, encoder["token_random_keep_k"],
                                         data.seq_length, f"task.{name}.seq_length", ConfigurationError)
             if data.dynamic_masking and not self.config.vocab_file:

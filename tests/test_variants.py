@@ -62,12 +62,15 @@ def test_random_differs_between_steps_and_repeats_with_the_seed():
     np.testing.assert_array_equal(again[1], second)
 
 
-def _one_step(encoder_kwargs, start=None):
-    """One Adam step of a pretrainer from the trainable values `start`
-    (same order in every variant: the tables are not trainable)."""
+def _one_step(encoder_kwargs, start=None, step=3):
+    """One Adam step of a pretrainer at 0-based training `step` from the
+    trainable values `start` (same order in every variant: the tables are
+    not trainable)."""
     keras.utils.set_random_seed(0)
     model = BertPretrainer(tiny_encoder(**encoder_kwargs))
     model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(step)  # the step the backend picks the mode by
     for variable, value in zip(model.trainable_variables, start or []):
         variable.assign(value)
     before = [v.numpy() for v in model.trainable_variables]
@@ -80,8 +83,10 @@ BASELINE = _one_step(dict(token_keep_k=None))
 
 @pytest.mark.parametrize("variant", [
     dict(token_selection="loss"), dict(token_selection="random"), dict(token_selection="frequency"),
-    dict(token_keep_k_schedule=((1, SEQ),)), dict(token_full_step_every=2),
-    dict(token_full_step_every=1, token_consistency_weight=0.5),
+    # At step 3: the stage from step 2 on keeps every token; a full step
+    # (every 4th: steps 3, 7, ...); a full step with its consistency pass.
+    dict(token_keep_k=6, token_keep_k_schedule=((2, SEQ),)), dict(token_keep_k=6, token_full_step_every=4),
+    dict(token_full_step_every=4, token_consistency_weight=0.5),
 ])
 def test_keep_all_variant_step_equals_the_baseline_step(variant):
     start, expected, base_logs = BASELINE
@@ -92,13 +97,19 @@ def test_keep_all_variant_step_equals_the_baseline_step(variant):
 
 
 def test_hybrid_full_step_equals_a_baseline_step():
-    """Every step full (period 1): the step is the baseline's, with k=6 of 16."""
+    """Every 4th step full, k=6 of 16: the backend runs step 3 as the
+    baseline's step and step 2 with dropping."""
     start, expected, base_logs = BASELINE
-    _, got, logs = _one_step(dict(token_keep_k=6, token_full_step_every=1), start)
-    _, dropped, _ = _one_step(dict(token_keep_k=6), start)
+    hybrid = dict(token_keep_k=6, token_full_step_every=4)
+    _, got, logs = _one_step(hybrid, start, step=3)
     assert logs["loss"] == pytest.approx(base_logs["loss"], abs=1e-6)
-    assert max(np.abs(a - b).max() for a, b in zip(dropped, expected)) > 1e-3  # dropping differs
     for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    _, base_2, _ = _one_step(dict(token_keep_k=None), start, step=2)
+    _, hybrid_2, _ = _one_step(hybrid, start, step=2)
+    _, dropped_2, _ = _one_step(dict(token_keep_k=6), start, step=2)
+    assert max(np.abs(a - b).max() for a, b in zip(hybrid_2, base_2)) > 1e-3  # dropping differs
+    for a, b in zip(hybrid_2, dropped_2):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
@@ -127,7 +138,7 @@ def test_stage_boundaries_and_full_steps_land_on_their_steps():
     assert encoder.training_modes == ((4, False), (4, True), (8, False), (8, True), (12, False), (12, True))
     # 0-based steps; every 4th step (3, 7, ...) runs full.
     assert [encoder.kept_at(s) for s in range(9)] == [4, 4, 4, None, 8, 12, 12, None, 12]
-    assert encoder.kept_fraction(SEQ, range(4)) == pytest.approx((4 + 4 + 4 + 16) / 64)
+    assert encoder.kept_fraction(SEQ, 0, 4) == pytest.approx((4 + 4 + 4 + 16) / 64)
 
 
 def test_run_flops_add_up_every_step_at_its_mode():
@@ -187,6 +198,10 @@ def test_schedule_run_killed_mid_stage_resumes_in_that_stage(demo_data, tmp_path
     ({"token_full_step_every": -1}, r"`token_full_step_every` must be an integer >= 0"),
     ({"token_consistency_weight": -0.5, "token_full_step_every": 2}, r"`token_consistency_weight` \(-0.5\) must be >= 0"),
     ({"token_consistency_weight": 0.5}, r"needs full steps"),
+    ({"token_keep_k_schedule": [{"start_step": 10}]}, r"stages are \[start_step, keep_k\] integer pairs"),
+    ({"token_keep_k_schedule": [{"start_step": 10, "keep_k": 0}]}, r"keep_k >= 1; got \(10, 0\)"),
+    ({"token_keep_k": None, "token_full_step_every": 4}, r"`token_full_step_every` need token dropping"),
+    ({"token_keep_k": None, "token_selection": "random"}, r"`token_selection` need token dropping"),
 ])
 def test_bad_variant_configuration_is_refused(demo_data, tmp_path, override, message):
     params = tiny_params(demo_data)

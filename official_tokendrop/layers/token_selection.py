@@ -90,7 +90,7 @@ class TokenSelection(keras.layers.Layer):
         return self.keep_k + self.random_keep_k
 
     def call(self, scores, eligible=None, training=None, keep_k=None):
-        keep_k = keep_k or self.keep_k
+        keep_k = self.keep_k if keep_k is None else keep_k
         num_kept = keep_k + self.random_keep_k
         seq_length = scores.shape[-1]
         if seq_length is None:

@@ -39,22 +39,30 @@ def default_drop_layers(num_layers):
 
 def _checked_schedule(schedule):
     """`token_keep_k_schedule` as a tuple of (start_step, keep_k) int pairs,
-    start steps increasing from 1."""
+    start steps increasing from 1, keep_k >= 1."""
     stages, previous = [], 0
     for stage in schedule or ():
-        if len(stage) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in stage):
+        pair = tuple(stage) if isinstance(stage, (list, tuple)) else ()
+        if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair) \
+                or pair[1] < 1:
             raise ConfigurationError(
-                f"`token_keep_k_schedule` stages are [start_step, keep_k] integer pairs; got {stage!r}."
+                "`token_keep_k_schedule` stages are [start_step, keep_k] integer pairs, keep_k >= 1; "
+                f"got {stage!r}."
             )
-        start, _ = stage
-        if start <= previous:
+        if pair[0] <= previous:
             raise ConfigurationError(
                 "`token_keep_k_schedule` start steps must increase from 1 (token_keep_k holds "
                 f"before the first); got {[list(s) for s in schedule]}."
             )
-        stages.append(tuple(stage))
-        previous = start
+        stages.append(pair)
+        previous = pair[0]
     return tuple(stages)
+
+
+def stage_keep_ks(token_keep_k, token_keep_k_schedule=()):
+    """The keep_k of every stage of a run: `token_keep_k`, then each
+    schedule stage's (the schedule checked)."""
+    return (token_keep_k,) + tuple(k for _, k in _checked_schedule(token_keep_k_schedule))
 
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
@@ -66,8 +74,9 @@ class TokenDropBertEncoder(keras.Model):
     as keys/values; layers up to `last_drop_layer` see kept tokens only.
     Dropped tokens then rejoin at their positions with the states they had
     before `first_drop_layer`, and the remaining layers see all tokens.
-    Which tokens are kept is decided per example by `token_importance`,
-    a running average of each id's MLM loss (see `TokenImportance`).
+    Which tokens are kept is decided per example by `token_selection`: by
+    default `token_importance`, a running average of each id's MLM loss
+    (see `TokenImportance`).
 
     Tokens are dropped only in training (`training=True`); inference and
     evaluation run every layer on every token, i.e. a plain BERT whose
@@ -113,7 +122,8 @@ class TokenDropBertEncoder(keras.Model):
     Inputs: dict of int32 [B, S] `input_word_ids`, `input_mask`,
     `input_type_ids`. In training, `keep_k` (default `token_keep_k`) sets
     the kept count of this call and `full=True` runs it without dropping;
-    `training_mode_at(step)` says which a training step uses.
+    `training_modes` and `training_mode_index(step)` say which a
+    training step uses.
 
     Outputs: dict with `sequence_output` [B, S, H], `pooled_output` [B, H]
     and `encoder_outputs`, a list of [B, S, H] per layer (for dropping
@@ -149,6 +159,34 @@ class TokenDropBertEncoder(keras.Model):
     ):
         super().__init__(dtype=dtype, **kwargs)
         dropping = token_keep_k is not None
+        if token_selection not in SELECTIONS:
+            raise ConfigurationError(
+                f"`token_selection` must be one of {SELECTIONS}; got {token_selection!r}."
+            )
+        if isinstance(token_full_step_every, bool) or not isinstance(token_full_step_every, int) \
+                or token_full_step_every < 0:
+            raise ConfigurationError(
+                "`token_full_step_every` must be an integer >= 0 (0: no full steps); "
+                f"got {token_full_step_every!r}."
+            )
+        if token_consistency_weight < 0 or (token_consistency_weight and not token_full_step_every):
+            raise ConfigurationError(
+                f"`token_consistency_weight` ({token_consistency_weight}) must be >= 0, and "
+                "needs full steps (`token_full_step_every` > 0) to compare against."
+            )
+        if not dropping:
+            # Each of these changes how tokens are dropped; without dropping
+            # it would be silently ignored.
+            variants = {"token_selection": token_selection != "loss",
+                        "token_keep_k_schedule": bool(token_keep_k_schedule),
+                        "token_full_step_every": bool(token_full_step_every),
+                        "token_consistency_weight": bool(token_consistency_weight)}
+            given = [key for key, on in variants.items() if on]
+            if given:
+                raise ConfigurationError(
+                    f"{', '.join(f'`{key}`' for key in given)} need token dropping, but "
+                    "`token_keep_k` is None (the baseline)."
+                )
         if dropping:
             if num_layers < 3:
                 raise ConfigurationError(
@@ -166,25 +204,9 @@ class TokenDropBertEncoder(keras.Model):
                     f"last_drop_layer={last_drop_layer}, "
                     f"num_layers={num_layers}."
                 )
-            token_keep_k_schedule = _checked_schedule(token_keep_k_schedule)
-            for keep_k in [token_keep_k] + [k for _, k in token_keep_k_schedule]:
+            for keep_k in stage_keep_ks(token_keep_k, token_keep_k_schedule):
                 check_sequence_fits(keep_k, token_random_keep_k, max_sequence_length,
                                     "max_sequence_length", ConfigurationError)
-            if token_selection not in SELECTIONS:
-                raise ConfigurationError(
-                    f"`token_selection` must be one of {SELECTIONS}; got {token_selection!r}."
-                )
-            if isinstance(token_full_step_every, bool) or not isinstance(token_full_step_every, int) \
-                    or token_full_step_every < 0:
-                raise ConfigurationError(
-                    "`token_full_step_every` must be an integer >= 0 (0: no full steps); "
-                    f"got {token_full_step_every!r}."
-                )
-            if token_consistency_weight < 0 or (token_consistency_weight and not token_full_step_every):
-                raise ConfigurationError(
-                    f"`token_consistency_weight` ({token_consistency_weight}) must be >= 0, and "
-                    "needs full steps (`token_full_step_every` > 0) to compare against."
-                )
         if hidden_size % num_attention_heads:
             raise ConfigurationError(
                 f"hidden_size {hidden_size} is not divisible by "
@@ -288,7 +310,7 @@ class TokenDropBertEncoder(keras.Model):
         self.first_drop_layer = first_drop_layer
         self.last_drop_layer = last_drop_layer
         self.token_selection = token_selection
-        self.token_keep_k_schedule = tuple(token_keep_k_schedule) if dropping else ()
+        self.token_keep_k_schedule = _checked_schedule(token_keep_k_schedule)
         self.token_full_step_every = token_full_step_every
         self.token_consistency_weight = float(token_consistency_weight)
 
@@ -324,16 +346,16 @@ class TokenDropBertEncoder(keras.Model):
         random keeps); None without dropping."""
         return self.token_keep_k + self.token_random_keep_k if self.dropping else None
 
-    def kept_fraction(self, seq_length, steps=None):
+    def kept_fraction(self, seq_length, first_step=None, last_step=None):
         """Share of a `seq_length` sequence the dropping layers process:
-        at `token_keep_k`, or the mean over training `steps` (schedule
-        stages and full steps included)."""
-        if steps is None:
+        at `token_keep_k`, or the mean over training steps `[first_step,
+        last_step)` (schedule stages and full steps included)."""
+        if first_step is None:
             return self.num_kept / seq_length if self.dropping else 1.0
-        modes = [self.training_modes[i] for i in
-                 np.asarray(self.training_mode_index(np.asarray(list(steps)))).reshape([-1])]
-        kept = [seq_length if full else k + self.token_random_keep_k for k, full in modes]
-        return sum(kept) / (len(kept) * seq_length)
+        counts = self.training_mode_counts(first_step, last_step)
+        kept = sum(int(n) * (seq_length if full else k)
+                   for n, (_, full), k in zip(counts, self.training_modes, self.training_mode_kept))
+        return kept / ((last_step - first_step) * seq_length)
 
     # === Training modes: schedule stages x (dropping, full step) ===
     @property
@@ -344,9 +366,16 @@ class TokenDropBertEncoder(keras.Model):
         consistency loss compares with that stage's dropping pass)."""
         if not self.dropping:
             return ((None, True),)
-        stages = [self.token_keep_k] + [k for _, k in self.token_keep_k_schedule]
         fulls = (False, True) if self.token_full_step_every else (False,)
-        return tuple((k, full) for k in stages for full in fulls)
+        return tuple((k, full) for k in stage_keep_ks(self.token_keep_k, self.token_keep_k_schedule)
+                     for full in fulls)
+
+    @property
+    def training_mode_kept(self):
+        """Tokens the dropping layers process in each of `training_modes`'
+        stage (its keep_k plus the random keeps; None without dropping); a
+        full step's dropping pass, if any, is its consistency target's."""
+        return tuple(None if k is None else k + self.token_random_keep_k for k, _ in self.training_modes)
 
     def training_mode_index(self, step):
         """Index into `training_modes` of the 0-based training `step`
@@ -360,11 +389,17 @@ class TokenDropBertEncoder(keras.Model):
         full = ops.cast((step + 1) % self.token_full_step_every == 0, "int32")
         return 2 * stage + full
 
+    def training_mode_counts(self, first_step, last_step):
+        """How many of the training steps `[first_step, last_step)` run each
+        of `training_modes` (a NumPy array, one count per mode)."""
+        index = np.asarray(self.training_mode_index(np.arange(first_step, last_step, dtype=np.int32)))
+        return np.bincount(index.reshape([-1]), minlength=len(self.training_modes))
+
     def kept_at(self, step):
         """Tokens the dropping layers process at training `step`; None for a
         full step or an encoder without dropping."""
-        keep_k, full = self.training_modes[int(self.training_mode_index(step))]
-        return None if full else keep_k + self.token_random_keep_k
+        index = int(self.training_mode_index(step))
+        return None if self.training_modes[index][1] else self.training_mode_kept[index]
 
     def record_mlm_losses(self, masked_lm_ids, mlm_losses, masked_lm_weights):
         """Moves the importance table toward a step's per-prediction MLM
@@ -423,7 +458,7 @@ class TokenDropBertEncoder(keras.Model):
         )
         if self.dropping and training and not full:
             encoder_outputs = self._blocks_with_dropping(
-                x, word_ids, mask, training, keep_k or self.token_keep_k
+                x, word_ids, mask, training, self.token_keep_k if keep_k is None else keep_k
             )
         else:
             encoder_outputs = self._blocks(
