@@ -176,3 +176,27 @@ def test_arm_cost_counts_each_step_at_its_mode():
     assert cost.flops(8) == 6 * drop + 2 * full and cost.flops(7.5) == 6 * drop + full + 0.5 * full
     totals = cost.totals(8)
     assert totals["train_seconds"] == 3.5 and totals["step_seconds"] == 3.5 / 8
+
+
+def test_reach_baseline_both_ways_by_hand():
+    class Linear:  # a constant cost per step
+        def __init__(self, seconds, flops):
+            self.seconds, self.flops = (lambda s: seconds * s), (lambda s: flops * s)
+
+    baseline = {"curve": [(10, 6.0, 0.0), (20, 5.0, 0.0), (30, 4.5, 0.0)], "final_heldout_loss": 4.5}
+    base_cost, cost = Linear(1.0, 4.0), Linear(0.5, 3.0)
+    # Never reaches 4.5; the baseline reaches its 5.25 a quarter of the way
+    # from step 20 back to 10 (6.0 -> 5.0): step 17.5. It spent 30 x 0.5 s
+    # and 30 x 3 FLOPs, the baseline 17.5 x 1 s and 17.5 x 4 FLOPs.
+    slow = {"curve": [(10, 6.5, 0.0), (20, 5.5, 0.0), (30, 5.25, 0.0)], "final_heldout_loss": 5.25}
+    study.reach_baseline(slow, baseline, cost, base_cost)
+    assert slow["steps_to_baseline_loss"] is None and slow["seconds_to_baseline_loss"] is None
+    assert slow["baseline_steps_to_own_loss"] == 17.5
+    assert slow["own_loss_vs_baseline"] == {"seconds": pytest.approx(15 / 17.5), "flops": pytest.approx(90 / 70)}
+    # Reaches 4.5 halfway between steps 10 and 20; ends below the baseline,
+    # whose curve never gets that low.
+    fast = {"curve": [(10, 5.0, 0.0), (20, 4.0, 0.0)], "final_heldout_loss": 4.0}
+    study.reach_baseline(fast, baseline, cost, base_cost)
+    assert fast["steps_to_baseline_loss"] == 15.0
+    assert fast["seconds_to_baseline_loss"] == 7.5 and fast["flops_to_baseline_loss"] == 45.0
+    assert fast["baseline_steps_to_own_loss"] is None and fast["own_loss_vs_baseline"] is None
