@@ -29,7 +29,7 @@ def test_step_time_runs_every_contender():
 
 def test_trainer_overhead_runs():
     result = subprocess.run(
-        [sys.executable, "experiments/benchmarks/trainer_overhead.py", "--rounds=1",
+        [sys.executable, "experiments/benchmarks/trainer_overhead.py", "--preset=tiny", "--rounds=1",
          "--steps_per_round=2", "--steps_per_loop=1", "--checkpoint_interval=2",
          "--corpus_bytes=200000", "--vocab_size=1000"],
         capture_output=True, text=True, env=ENV, timeout=900,

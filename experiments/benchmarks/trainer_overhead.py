@@ -2,7 +2,7 @@
 
 Builds the sample TFRecords at seq 512 / 76 predictions (sample corpus ->
 WordPiece vocabulary -> converter), one `Trainer` for
-`token_drop_bert/pretraining` at step_time.py's `--small` dims, and then
+`token_drop_bert/pretraining` at step_time.py's `small` dims (`--preset`), and then
 alternates, round by round:
 
 - bare: the trainer's own compiled train step called on one resident batch;
@@ -40,7 +40,7 @@ def build_trainer(args, directory):
     data = prepare_sample_dataset(
         os.path.join(directory, "data"), SEQ, PREDICTIONS, args.vocab_size, max_bytes=args.corpus_bytes
     )
-    dims = PRESETS["small"]
+    dims = PRESETS[args.preset]
     params = exp_factory.get_exp_config("token_drop_bert/pretraining")
     inputs = {"seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
               "global_batch_size": dims["batch"]}
@@ -71,6 +71,8 @@ def build_trainer(args, directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small",
+                        help="model dims from step_time.py (tiny: smoke tests)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps_per_round", type=int, default=20)
     parser.add_argument("--steps_per_loop", type=int, default=10)
@@ -86,7 +88,7 @@ def main():
         start = time.time()
         params, trainer, batch = build_trainer(args, directory)
         print(f"data and model built in {time.time() - start:.0f}s; "
-              f"{PRESETS['small']}, seq {SEQ}, keep {KEEP}, vocab "
+              f"{args.preset} {PRESETS[args.preset]}, seq {SEQ}, keep {KEEP}, vocab "
               f"{params.task.model.encoder.any.vocab_size}", flush=True)
 
         def bare(steps):
