@@ -90,6 +90,7 @@ class Scale:
     finetune_learning_rate: float
     bench_rounds: int
     bench_steps: int
+    xla: bool = True  # the trainer's XLA step (runtime.enable_xla)
 
 
 SCALES = {
@@ -103,7 +104,8 @@ SCALES = {
     "tiny": Scale(hidden=32, layers=4, heads=2, inner=64, seq=32, predictions=5, batch=8,
                   steps=20, learning_rate=1e-3, dropout=0.0, vocab_size=400, vocab_lines=2000, dupe_factor=1,
                   eval_batches=2, finetune_examples=64, finetune_eval_examples=32,
-                  finetune_epochs=1, finetune_learning_rate=1e-3, bench_rounds=2, bench_steps=1),
+                  finetune_epochs=1, finetune_learning_rate=1e-3, bench_rounds=2, bench_steps=1,
+                  xla=False),  # compiling costs more than 20 tiny steps
 }
 
 
@@ -338,7 +340,7 @@ class Study:
                     "warmup": {"polynomial": {"warmup_steps": max(1, s.steps // 10)}},
                 },
             },
-            "runtime": {"distribution_strategy": "one_device"},
+            "runtime": {"distribution_strategy": "one_device", "enable_xla": s.xla},
         }
 
     def encoder(self, name):
@@ -917,7 +919,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="study_6x128", help="results folder under --results_dir")
-    parser.add_argument("--runs", default=",".join(ARMS), help=f"comma-separated, from: {', '.join(ARMS)}")
+    parser.add_argument("--runs", default=",".join(ARMS), help=f"comma-separated, from: {', '.join(ARMS + tuple(VARIANTS))}")
     parser.add_argument("--tasks", default=",".join(TASKS), help="fine-tuning tasks (empty: none)")
     parser.add_argument("--scale", default="study", choices=sorted(SCALES))
     parser.add_argument("--steps", type=int, default=None, help="N (default: the scale's)")

@@ -80,9 +80,11 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     common = ["--name=smoke", "--scale=tiny", f"--corpus_dir={corpus}", f"--tasks_dir={tasks}",
               f"--work_dir={tmp_path / 'work'}", f"--results_dir={tmp_path / 'results'}",
               "--finetune_seeds=1", "--control_seeds=1", "--evaluations=2"]
-    # Every pretraining arm; then fine-tuning of two arms with a second
+    # Every pretraining arm and one variant (schedule: its two stages timed
+    # in the same benchmark); then fine-tuning of two arms with a second
     # pretraining seed of the baseline, reusing the rest.
-    result = _run(*common, "--tasks=", "--pretrain_seeds=1")
+    every = ["--tasks=", "--pretrain_seeds=1", "--runs=" + ",".join(study.ARMS + ("schedule",))]
+    result = _run(*common, *every)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     finetuned = ["--runs=baseline,no_pretraining", "--tasks=wn_supersense", "--pretrain_seeds=2"]
     result = _run(*common, *finetuned)
@@ -107,16 +109,16 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
         assert os.path.exists(tmp_path / "work" / label / "export" / "config.json")
     commands = (tmp_path / "work" / "commands.log").read_text()
     assert commands.count("official_tokendrop.finetune") == 3
-    assert commands.count("official_tokendrop.train") == 5
+    assert commands.count("official_tokendrop.train") == 6
     assert commands in (out / "commands.txt").read_text()
 
     # Every arm again, fine-tuning left out: all reused, the numbers checked.
-    result = _run(*common, "--tasks=", "--pretrain_seeds=1")
+    result = _run(*common, *every)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "work" / "commands.log").read_text() == commands  # nothing ran
     results = json.loads((out / "results.json").read_text())
     runs, seconds = results["runs"], results["benchmark"]["step_seconds"]
-    assert sorted(runs) == sorted(study.ARMS)
+    assert sorted(runs) == sorted(study.ARMS + ("schedule",))
     assert runs["baseline"]["steps"] == runs["token_drop"]["steps"] == 20
     # The equal-cost arms run the steps whose step-seconds equal token_drop's.
     td_cost = 20 * seconds["token_drop"]
@@ -140,15 +142,7 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     # The baseline reaches its own final loss no later than its last step.
     assert runs["baseline"]["seconds_to_baseline_loss"] <= runs["baseline"]["train_seconds"] + 1e-9
 
-    # A variant beside the reused baseline; both timed again in one
-    # benchmark (the variant per mode), each step costed at its mode.
-    result = _run(*common, "--tasks=", "--pretrain_seeds=1", "--runs=baseline,schedule")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    pretrained = [line.split("] pretraining ")[1].split(":")[0] for line in result.stdout.splitlines()
-                  if "] pretraining " in line]
-    assert pretrained == ["schedule"]
-    results = json.loads((out / "results.json").read_text())
-    runs, modes = results["runs"], results["benchmark"]["mode_seconds"]
+    modes = results["benchmark"]["mode_seconds"]
     assert [len(modes[arm]) for arm in ("baseline", "schedule")] == [1, 2]
 
     def per(keep):
@@ -157,6 +151,7 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     # schedule (tiny: seq 32, 20 steps): keep 8 for steps 0-9, then 16.
     assert runs["schedule"]["flops"] == 10 * per(8) + 10 * per(16)
     assert runs["schedule"]["train_seconds"] == pytest.approx(10 * sum(modes["schedule"]))
+    assert runs["schedule"]["keep_k"] == 8 and "own_loss_vs_baseline" in runs["schedule"]
     markdown = (out / "results.md").read_text()
     assert "- schedule (" in markdown and "- best variant: " in markdown
 
