@@ -800,9 +800,8 @@ class Report:
                   "", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
         ratios = summary["to_baseline_loss_vs_baseline_by_seed"]
         for arm in ("token_drop", "baseline_equal_cost", "small_dense", *VARIANTS):
-            for seed, _ in self.seeds_of(arm) if arm in self.runs else []:
+            for seed, one in self.seeds_of(arm) if arm in self.runs else []:
                 r = ratios.get(arm, {}).get(seed)
-                one = dict(self.seeds_of(arm))[seed]
                 own = one.get("own_loss_vs_baseline")
                 lines.append(f"- {arm} (seed {seed}) reaches the same seed's baseline final held-out loss "
                              + ("never within its run" if r is None else

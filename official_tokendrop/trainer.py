@@ -123,19 +123,24 @@ class _Controller(orbit.Controller):
         return None
 
 
+def _on_summary_grid(step, interval, last_step):
+    """Whether a loop ending at `step` reports (train summaries, the
+    progress line): multiples of `interval` (every loop if it is <= 0)
+    and the last step."""
+    return interval <= 0 or step % interval == 0 or step == last_step
+
+
 class _GridSummaries(orbit.utils.SummaryManager):
     """Orbit writes train summaries after every loop; loops here also end
-    at checkpoint and validation steps, so only those on a multiple of
-    `summary_interval` (and the last step) are written, each the mean of
-    the loop that ended there."""
+    at checkpoint and validation steps, so only those on the summary grid
+    are written, each the mean of the loop that ended there."""
 
     def __init__(self, directory, global_step, interval, last_step):
         super().__init__(directory, tf.summary.scalar, global_step=global_step)
         self._interval, self._last_step = interval, last_step
 
     def write_summaries(self, summary_dict):
-        step = int(self._global_step.numpy())
-        if (self._interval > 0 and step % self._interval == 0) or step == self._last_step:
+        if _on_summary_grid(int(self._global_step.numpy()), self._interval, self._last_step):
             super().write_summaries(summary_dict)
 
 
@@ -338,7 +343,7 @@ class Trainer:
         def action(logs):
             step = self.step
             eta.update(step)
-            if step % (self.params.trainer.summary_interval or 1) and step != total:
+            if not _on_summary_grid(step, self.params.trainer.summary_interval, total):
                 return
             _log(
                 f"step {step}/{total} | loss {logs['loss']:.4f} | mlm_acc "
@@ -363,14 +368,14 @@ class Trainer:
         intervals = [i for i in intervals if i and i > 0]
         loops = _Loops(self)
         summaries = self.write_dir if self.is_chief else None
-        step = self.optimizer.iterations.value
+        global_step = self.optimizer.iterations.value
         return _Controller(
-            global_step=step,
+            global_step=global_step,
             trainer=loops, evaluator=loops, strategy=self.strategy,
             train_actions=[self._stop_on_nan, *train_actions], eval_actions=[self._keep_eval],
             steps_per_loop=lambda step: min(i - step % i for i in intervals),
             checkpoint_manager=self.manager,
-            summary_manager=_GridSummaries(summaries and os.path.join(summaries, "train"), step,
+            summary_manager=_GridSummaries(summaries and os.path.join(summaries, "train"), global_step,
                                            trainer.summary_interval, trainer.train_steps),
             eval_summary_dir=summaries and os.path.join(summaries, "eval"),
         )

@@ -187,7 +187,7 @@ class TokenDropBertEncoder(keras.Model):
                     f"{', '.join(f'`{key}`' for key in given)} need token dropping, but "
                     "`token_keep_k` is None (the baseline)."
                 )
-        if dropping:
+        else:
             if num_layers < 3:
                 raise ConfigurationError(
                     "Token dropping needs at least 3 layers (full, dropping, "
