@@ -16,8 +16,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from official_tokendrop import synthetic  # noqa: E402
-from official_tokendrop.export import to_keras_hub  # noqa: E402
+from official_tokendrop.utils import synthetic  # noqa: E402
+from official_tokendrop.interop.keras_hub import to_keras_hub  # noqa: E402
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder  # noqa: E402
 
 

@@ -19,7 +19,7 @@ and, when named in --runs, variants beyond the paper (token_drop plus):
                        then half
   hybrid               every 4th step runs the full encoder (ScTD-style)
 
-Cost is counted on two noise-free axes: FLOPs from `official_tokendrop.flops`
+Cost is counted on two noise-free axes: FLOPs from `official_tokendrop.models.flops`
 and step-seconds (each step at the seconds of its training mode, measured
 for all arms and modes in one interleaved benchmark before pretraining
 starts, so the long runs may share the machine with light work). The held-out MLM loss (full
@@ -143,7 +143,7 @@ def first_reach(steps, losses, target):
 
 def closest_dense_layers(scale, vocab_size):
     """Layer count of the dense model whose step FLOPs are nearest token_drop's."""
-    from official_tokendrop.flops import step_flops
+    from official_tokendrop.models.flops import step_flops
 
     def flops(layers, keep):
         return step_flops(scale.hidden, layers, scale.inner, scale.seq, vocab_size, scale.predictions,
@@ -347,8 +347,8 @@ class Study:
         """The arm's encoder (what its steps cost is its to say)."""
         from official.core import exp_factory
 
-        from official_tokendrop import experiment_configs  # noqa: F401  (registers)
-        from official_tokendrop.task import PretrainingTask
+        from official_tokendrop.core import experiment_configs  # noqa: F401  (registers)
+        from official_tokendrop.core.task import PretrainingTask
 
         experiment, override = self.params_override(name, self.scale.steps)
         params = exp_factory.get_exp_config(experiment)
@@ -375,8 +375,8 @@ class Study:
         import tensorflow as tf
         from official.core import exp_factory
 
-        from official_tokendrop import experiment_configs  # noqa: F401  (registers)
-        from official_tokendrop.trainer import Trainer
+        from official_tokendrop.core import experiment_configs  # noqa: F401  (registers)
+        from official_tokendrop.core.trainer import Trainer
 
         times, contenders = {}, {}
         with tempfile.TemporaryDirectory() as directory:
@@ -462,9 +462,9 @@ class Study:
         code = (
             "import json, sys, keras\n"
             "from official.core import exp_factory\n"
-            "from official_tokendrop import experiment_configs\n"
-            "from official_tokendrop.export import to_keras_hub_masked_lm\n"
-            "from official_tokendrop.task import PretrainingTask\n"
+            "from official_tokendrop.core import experiment_configs\n"
+            "from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm\n"
+            "from official_tokendrop.core.task import PretrainingTask\n"
             f"params = exp_factory.get_exp_config({experiment!r})\n"
             "params.override(json.loads(sys.argv[1]), is_strict=True)\n"
             "keras.utils.set_random_seed(params.task.seed)\n"
@@ -614,7 +614,7 @@ class ArmCost:
         return total + part * self.mode_seconds[int(self.encoder.training_mode_index(whole))]
 
     def flops(self, step):
-        from official_tokendrop.flops import encoder_run_flops
+        from official_tokendrop.models.flops import encoder_run_flops
 
         whole, part = self._split(step)
         run = encoder_run_flops(self.encoder, self.seq, self.predictions, self.batch, 0, whole)

@@ -6,7 +6,7 @@ writes a keras-hub preset directory (backbone config and weights, the
 WordPiece vocabulary as the tokenizer asset, and the masked-LM task) that
 `keras_hub.models.BertBackbone.from_preset`, `BertTextClassifier.from_preset`
 and `BertMaskedLM.from_preset` load offline. `--format=transformers` writes
-a Hugging Face BERT directory instead (`transformers_export.py`).
+a Hugging Face BERT directory instead (`interop/transformers.py`).
 """
 
 import os
@@ -19,62 +19,8 @@ from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.errors import ConfigurationError, MissingFileError, OutputExistsError  # noqa: E402
-
-# Sub-layers that carry weights, by the names both models give them.
-_SHARED_LAYERS = (
-    "token_embedding",
-    "position_embedding",
-    "segment_embedding",
-    "embeddings_layer_norm",
-    "pooled_dense",
-)
-
-
-def to_keras_hub(encoder):
-    """Returns a `keras_hub.models.BertBackbone` with `encoder`'s weights.
-
-    The backbone computes what the encoder computes at inference (no token
-    dropping). The importance table is pretraining state and is left out.
-    """
-    import keras_hub
-
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=encoder.vocab_size,
-        num_layers=encoder.num_layers,
-        num_heads=encoder.num_attention_heads,
-        hidden_dim=encoder.hidden_size,
-        intermediate_dim=encoder.inner_dim,
-        dropout=encoder.output_dropout,
-        max_sequence_length=encoder.max_sequence_length,
-        num_segments=encoder.type_vocab_size,
-    )
-    pairs = [
-        (encoder.get_layer(name), backbone.get_layer(name))
-        for name in _SHARED_LAYERS
-    ]
-    pairs += [
-        (ours, backbone.get_layer(f"transformer_layer_{i}"))
-        for i, ours in enumerate(encoder.transformer_layers)
-    ]
-    for ours, theirs in pairs:
-        theirs.set_weights(ours.get_weights())
-    return backbone
-
-
-def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=True):
-    """A `keras_hub.models.BertMaskedLM` (with tokenizer) carrying our weights."""
-    import keras_hub
-
-    backbone = to_keras_hub(pretrainer.encoder)
-    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab_file, lowercase=lowercase)
-    masked_lm = keras_hub.models.BertMaskedLM(
-        backbone,
-        preprocessor=keras_hub.models.BertMaskedLMPreprocessor(
-            tokenizer, sequence_length=sequence_length
-        ),
-    )
-    masked_lm.get_layer("mlm_head").set_weights(pretrainer.masked_lm_head.get_weights())
-    return masked_lm
+# Re-exported: users' code imports these from here.
+from official_tokendrop.interop.keras_hub import to_keras_hub, to_keras_hub_masked_lm  # noqa: E402,F401
 
 
 def restore_pretrainer(model_dir, vocab_file=None):
@@ -88,8 +34,8 @@ def restore_pretrainer(model_dir, vocab_file=None):
     from official.core import exp_factory
     from official.modeling import hyperparams
 
-    from official_tokendrop import checkpoints, experiment_configs  # noqa: F401  (registers)
-    from official_tokendrop.task import PretrainingTask
+    from official_tokendrop.core import checkpoints, experiment_configs  # noqa: F401  (registers)
+    from official_tokendrop.core.task import PretrainingTask
 
     params_file = os.path.join(model_dir, "params.yaml")
     if not tf.io.gfile.exists(params_file):
@@ -126,7 +72,7 @@ def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub
     if os.path.exists(output):
         shutil.rmtree(output)
     if format == "transformers":
-        from official_tokendrop.transformers_export import write_transformers
+        from official_tokendrop.interop.transformers import write_transformers
 
         write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase)
     else:

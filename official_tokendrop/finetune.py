@@ -119,7 +119,7 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
     import keras_hub
     import tensorflow as tf
 
-    from official_tokendrop.optimization import PolynomialWarmup
+    from official_tokendrop.core.optimization import PolynomialWarmup
 
     check_preset(preset)
     splits = {name: read_tsv(path) for name, path in (("train", train), ("validation", validation), ("test", test))}

@@ -100,8 +100,8 @@ def run(params, model_dir, mode, strategy=None):
     """Runs `mode` for the parsed experiment `params`; returns the results."""
     from official.core import train_utils
 
-    from official_tokendrop import checkpoints
-    from official_tokendrop.trainer import Trainer
+    from official_tokendrop.core import checkpoints
+    from official_tokendrop.core.trainer import Trainer
 
     if mode not in MODES:
         raise ConfigurationError(f"--mode must be one of {MODES}; got {mode!r}.")
@@ -167,7 +167,7 @@ def _main(argv):
     import yaml
     from official.core import train_utils
 
-    from official_tokendrop import experiment_configs
+    from official_tokendrop.core import experiment_configs
 
     logging.set_verbosity(logging.WARNING)
     for name in ("experiment", "mode", "model_dir"):

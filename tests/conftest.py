@@ -16,7 +16,7 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()],
 )
 
-from official_tokendrop import synthetic  # noqa: E402
+from official_tokendrop.utils import synthetic  # noqa: E402
 from official_tokendrop.models import TokenDropBertEncoder  # noqa: E402
 
 VOCAB = 64
@@ -136,7 +136,7 @@ def tiny_overrides(data, train_steps=20):
 def tiny_params(data, **kwargs):
     from official.core import exp_factory
 
-    from official_tokendrop import experiment_configs  # noqa: F401
+    from official_tokendrop.core import experiment_configs  # noqa: F401
 
     params = exp_factory.get_exp_config("token_drop_bert/demo")
     params.override(tiny_overrides(data, **kwargs), is_strict=True)
@@ -158,7 +158,7 @@ def pretrained(demo_data, tmp_path_factory):
 def exported(pretrained, tmp_path_factory):
     """(keras-hub preset, the restored pretrainer, one validation batch)."""
     from official_tokendrop.export import export
-    from official_tokendrop.task import PretrainingTask
+    from official_tokendrop.core.task import PretrainingTask
 
     model_dir, params = pretrained
     preset = str(tmp_path_factory.mktemp("preset"))

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from official_tokendrop.flops import step_flops
+from official_tokendrop.models.flops import step_flops
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ALLOW, SEQ, VOCAB, batch, encoder_inputs, tiny_encoder
-from official_tokendrop.export import to_keras_hub
+from official_tokendrop.interop.keras_hub import to_keras_hub
 from official_tokendrop.models import TokenDropBertEncoder
 
 # Token 0 ([PAD]) inside the real tokens, allow-listed ids in the middle.

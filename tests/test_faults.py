@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny_params
-from official_tokendrop import checkpoints, train
-from official_tokendrop.checkpoints import CheckpointMismatch
+from official_tokendrop import train
+from official_tokendrop.core import checkpoints
+from official_tokendrop.core.checkpoints import CheckpointMismatch
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +167,7 @@ def test_resumed_run_equals_the_uninterrupted_one(demo_data, tmp_path):
 def test_checkpoint_without_resume_state_still_resumes(demo_data, trained_dir, tmp_path, capsys):
     """A checkpoint written before the resume state existed: it loads, and
     the data reshuffles from its step, with a warning saying so."""
-    from official_tokendrop.trainer import Trainer
+    from official_tokendrop.core.trainer import Trainer
 
     model_dir = _copy(trained_dir, tmp_path)
     trainer = Trainer(tiny_params(demo_data), model_dir, tf.distribute.get_strategy())

@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import tiny_encoder
-from official_tokendrop.flops import encoder_step_flops, step_flops
+from official_tokendrop.models.flops import encoder_step_flops, step_flops
 
 
 def test_tiny_config_against_a_hand_count():

@@ -4,8 +4,8 @@ import pytest
 from official.core import exp_factory
 
 from conftest import tiny_encoder
-from official_tokendrop import experiment_configs  # noqa: F401
-from official_tokendrop import optimization
+from official_tokendrop.core import experiment_configs  # noqa: F401
+from official_tokendrop.core import optimization
 from official_tokendrop.models import BertPretrainer
 
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from official_tokendrop import train
 from official_tokendrop.errors import ConfigurationError
-from official_tokendrop.experiment_configs import encoder_arguments, encoder_key
+from official_tokendrop.core.experiment_configs import encoder_arguments, encoder_key
 
 from conftest import tiny_params
 

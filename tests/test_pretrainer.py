@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import PREDICTIONS, SEQ, VOCAB, batch, tiny_encoder
-from official_tokendrop import synthetic
+from official_tokendrop.utils import synthetic
 from official_tokendrop.models import BertPretrainer
 
 

@@ -1,6 +1,6 @@
 """Progress lines: durations and time-left estimates, hand-computed."""
 
-from official_tokendrop.progress import Eta, format_duration
+from official_tokendrop.utils.progress import Eta, format_duration
 
 
 class FakeClock:

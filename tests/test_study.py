@@ -124,7 +124,7 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     td_cost = 20 * seconds["token_drop"]
     assert runs["baseline_equal_cost"]["steps"] == round(td_cost / seconds["baseline"])
     assert runs["small_dense"]["steps"] == round(td_cost / seconds["small_dense"])
-    from official_tokendrop.flops import step_flops
+    from official_tokendrop.models.flops import step_flops
 
     s = study.SCALES["tiny"]
     vocab = results["vocab_size"]
@@ -157,7 +157,7 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
 
 
 def test_arm_cost_counts_each_step_at_its_mode():
-    from official_tokendrop.flops import step_flops
+    from official_tokendrop.models.flops import step_flops
     from official_tokendrop.models import TokenDropBertEncoder
 
     encoder = TokenDropBertEncoder(vocab_size=50, hidden_size=8, num_layers=4, num_attention_heads=2, inner_dim=16,

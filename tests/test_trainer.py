@@ -14,10 +14,10 @@ import tensorflow as tf
 from official.core import exp_factory
 from official.modeling import hyperparams
 
-from official_tokendrop import experiment_configs  # noqa: F401
+from official_tokendrop.core import experiment_configs  # noqa: F401
 from official_tokendrop import train
-from official_tokendrop.flops import step_flops
-from official_tokendrop.trainer import Trainer, TrainingDiverged
+from official_tokendrop.models.flops import step_flops
+from official_tokendrop.core.trainer import Trainer, TrainingDiverged
 
 from conftest import tiny_overrides, tiny_params
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -222,7 +222,7 @@ def test_files_without_masks_train_with_dynamic_masking(demo_data, tmp_path):
                                          r"--dynamic_masking\); set task.train_data.dynamic_masking=true"):
         train.run(params(False), str(tmp_path / "refused"), "train")
     from official_tokendrop.data.vocabulary import load_vocabulary
-    from official_tokendrop.task import PretrainingTask
+    from official_tokendrop.core.task import PretrainingTask
 
     dynamic = params(True)
     batch = next(iter(PretrainingTask(dynamic).build_inputs("train", seed=0)))

@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from official_tokendrop.export import export
-from official_tokendrop.transformers_export import HIDDEN_ACT
+from official_tokendrop.interop.transformers import HIDDEN_ACT
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 

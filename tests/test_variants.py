@@ -13,7 +13,7 @@ import tensorflow as tf
 from conftest import ALLOW, SEQ, batch, encoder_inputs, tiny_encoder, tiny_params
 from official_tokendrop import train
 from official_tokendrop.errors import ConfigurationError
-from official_tokendrop.flops import encoder_run_flops, step_flops
+from official_tokendrop.models.flops import encoder_run_flops, step_flops
 from official_tokendrop.models import BertPretrainer
 
 STRATEGIES = ("loss", "random", "frequency")
@@ -165,7 +165,7 @@ def _schedule_params(demo_data, steps):
 
 
 def test_schedule_run_killed_mid_stage_resumes_in_that_stage(demo_data, tmp_path):
-    from official_tokendrop.trainer import Trainer
+    from official_tokendrop.core.trainer import Trainer
 
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
     expected = train.run(_schedule_params(demo_data, 15), straight, "train")["train"]

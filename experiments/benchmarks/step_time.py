@@ -4,7 +4,7 @@ Builds each contender at the same dimensions, runs XLA-compiled training
 steps on one synthetic batch, interleaves the contenders round by round
 (A B C D, B C D A, ...) so machine noise hits all alike, and prints the
 median step time, examples/s, achieved GFLOP/s (FLOP model of
-`official_tokendrop.flops`) and its share of a measured dense-matmul peak,
+`official_tokendrop.models.flops`) and its share of a measured dense-matmul peak,
 and the ratio to our baseline. Contenders:
 
 - ours, dropping off (`bert/pretraining`); ours, token dropping;
@@ -65,7 +65,7 @@ def _on_gpu():
 
 
 def _batch(dims):
-    from official_tokendrop import synthetic
+    from official_tokendrop.utils import synthetic
 
     return synthetic.pretraining_batch(
         dims["batch"], SEQ, PREDICTIONS, VOCAB, min_length=SEQ, seed=0
@@ -169,7 +169,7 @@ def build(name, dims, dropout=0.1):
 
 
 def flops(name, dims):
-    from official_tokendrop.flops import step_flops
+    from official_tokendrop.models.flops import step_flops
 
     keep = KEEP if name == "ours_token_drop" else None
     return step_flops(

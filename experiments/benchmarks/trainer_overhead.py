@@ -31,10 +31,10 @@ from step_time import KEEP, PREDICTIONS, PRESETS, SEQ  # noqa: E402
 def build_trainer(args, directory):
     from official.core import exp_factory
 
-    from official_tokendrop import experiment_configs  # noqa: F401
+    from official_tokendrop.core import experiment_configs  # noqa: F401
     from official_tokendrop.data.sample_dataset import prepare_sample_dataset
     from official_tokendrop.data.vocabulary import load_vocabulary
-    from official_tokendrop.trainer import Trainer
+    from official_tokendrop.core.trainer import Trainer
     import tensorflow as tf
 
     data = prepare_sample_dataset(

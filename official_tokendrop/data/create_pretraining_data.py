@@ -32,7 +32,7 @@ from official_tokendrop.data import features, masking, sequences
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError
-from official_tokendrop.progress import Eta
+from official_tokendrop.utils.progress import Eta
 
 CONFIG_FILE = "dataset_config.json"
 _BATCH = 4096

@@ -5,7 +5,7 @@ from keras import ops
 
 import numpy as np
 
-from official_tokendrop import distribute
+from official_tokendrop.utils import distribute
 from official_tokendrop.layers.token_importance import PerIdTable
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from official_tokendrop import distribute
+from official_tokendrop.utils import distribute
 from official_tokendrop.errors import ConfigurationError
 
 PINNED_IMPORTANCE = 1e4

@@ -4,7 +4,8 @@ import keras
 from keras import ops
 from keras_hub.layers import MaskedLMHead
 
-from official_tokendrop import backend, distribute, input_checks
+from official_tokendrop import backend
+from official_tokendrop.utils import distribute, input_checks
 from official_tokendrop.errors import InputError, InputTypeError, MissingInputError
 from official_tokendrop.models.token_drop_bert_encoder import ENCODER_INPUTS
 

@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 
-from official_tokendrop import input_checks
+from official_tokendrop.utils import input_checks
 from official_tokendrop.errors import ConfigurationError, InputError, InputTypeError, MissingInputError
 from official_tokendrop.layers import (
     MergeTokens,
@@ -80,7 +80,7 @@ class TokenDropBertEncoder(keras.Model):
 
     Tokens are dropped only in training (`training=True`); inference and
     evaluation run every layer on every token, i.e. a plain BERT whose
-    weights `official_tokendrop.export.to_keras_hub` turns into a
+    weights `official_tokendrop.interop.keras_hub.to_keras_hub` turns into a
     `keras_hub.models.BertBackbone`.
 
     Args:

@@ -23,12 +23,12 @@ import time
 import orbit
 import tensorflow as tf
 
-from official_tokendrop import checkpoints, optimization
+from official_tokendrop.core import checkpoints, optimization
 from official_tokendrop.backend import tensorflow as tensorflow_steps
 from official_tokendrop.errors import DataError, RunError
-from official_tokendrop.flops import encoder_run_flops
-from official_tokendrop.progress import Eta, format_duration
-from official_tokendrop.task import PretrainingTask, mixed_precision_policy
+from official_tokendrop.models.flops import encoder_run_flops
+from official_tokendrop.utils.progress import Eta, format_duration
+from official_tokendrop.core.task import PretrainingTask, mixed_precision_policy
 
 
 def _cluster(strategy):
@@ -454,7 +454,7 @@ class Trainer:
 
     def export(self, vocab_file):
         """Writes a keras-hub BERT preset (with masked-LM head and tokenizer)."""
-        from official_tokendrop.export import to_keras_hub_masked_lm
+        from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm
 
         directory = os.path.join(self.model_dir, "export")
         sequence_length = self.task.data("train").seq_length

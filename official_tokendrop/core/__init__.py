@@ -1,0 +1,1 @@
+"""The TensorFlow pretraining run: experiment configs, the task, the trainer and its checkpoints."""

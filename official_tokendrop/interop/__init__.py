@@ -1,0 +1,1 @@
+"""Conversions between this project's models and other libraries' formats (keras-hub, Hugging Face transformers)."""

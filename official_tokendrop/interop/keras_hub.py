@@ -1,0 +1,60 @@
+"""A `TokenDropBertEncoder` / `BertPretrainer` as keras-hub's BERT models.
+
+The encoder's sub-layers carry keras-hub `BertBackbone`'s names, so the
+conversion is a weight copy per layer.
+"""
+
+import keras_hub
+
+
+# Sub-layers that carry weights, by the names both models give them.
+_SHARED_LAYERS = (
+    "token_embedding",
+    "position_embedding",
+    "segment_embedding",
+    "embeddings_layer_norm",
+    "pooled_dense",
+)
+
+
+def to_keras_hub(encoder):
+    """Returns a `keras_hub.models.BertBackbone` with `encoder`'s weights.
+
+    The backbone computes what the encoder computes at inference (no token
+    dropping). The importance table is pretraining state and is left out.
+    """
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=encoder.vocab_size,
+        num_layers=encoder.num_layers,
+        num_heads=encoder.num_attention_heads,
+        hidden_dim=encoder.hidden_size,
+        intermediate_dim=encoder.inner_dim,
+        dropout=encoder.output_dropout,
+        max_sequence_length=encoder.max_sequence_length,
+        num_segments=encoder.type_vocab_size,
+    )
+    pairs = [
+        (encoder.get_layer(name), backbone.get_layer(name))
+        for name in _SHARED_LAYERS
+    ]
+    pairs += [
+        (ours, backbone.get_layer(f"transformer_layer_{i}"))
+        for i, ours in enumerate(encoder.transformer_layers)
+    ]
+    for ours, theirs in pairs:
+        theirs.set_weights(ours.get_weights())
+    return backbone
+
+
+def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=True):
+    """A `keras_hub.models.BertMaskedLM` (with tokenizer) carrying our weights."""
+    backbone = to_keras_hub(pretrainer.encoder)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab_file, lowercase=lowercase)
+    masked_lm = keras_hub.models.BertMaskedLM(
+        backbone,
+        preprocessor=keras_hub.models.BertMaskedLMPreprocessor(
+            tokenizer, sequence_length=sequence_length
+        ),
+    )
+    masked_lm.get_layer("mlm_head").set_weights(pretrainer.masked_lm_head.get_weights())
+    return masked_lm
