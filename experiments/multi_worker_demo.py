@@ -17,6 +17,12 @@ import sys
 import tempfile
 import time
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process and the workers
+
+import tensorflow as tf  # noqa: E402
+
+from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
+
 
 def _free_port():
     with socket.socket() as s:
@@ -30,9 +36,6 @@ def main():
     parser.add_argument("--work_dir", default=None)
     args = parser.parse_args()
     work = args.work_dir or tempfile.mkdtemp(prefix="multi_worker_")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
-
     data = prepare_sample_dataset(os.path.join(work, "data"), 32, 5, 2000, max_bytes=150_000)
     override = ",".join([
         "runtime.distribution_strategy=multi_worker_mirrored",
@@ -69,8 +72,6 @@ def main():
         print(f"--- {log} (tail)")
         with open(log) as f:
             print("".join(f.readlines()[-8:]), end="")
-    import tensorflow as tf
-
     table = tf.train.load_variable(model_dir, "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE")
     print(f"chief checkpoint: {tf.train.latest_checkpoint(model_dir)}; "
           f"table entries moved from 10.0: {int((table[5:] != 10.0).sum())}")

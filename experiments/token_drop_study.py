@@ -44,11 +44,23 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process reads TFRecords and benchmarks
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from official_tokendrop.core import experiment_configs  # noqa: E402
+from official_tokendrop.core.pretrainers import build_pretrainer  # noqa: E402
+from official_tokendrop.core.runner import Runner  # noqa: E402
+from official_tokendrop.data.pretrain_dataloader import pretrain_dataset  # noqa: E402
+from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm  # noqa: E402
+from official_tokendrop.models.flops import step_flops  # noqa: E402
+
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 ARMS = ("baseline", "token_drop", "baseline_equal_cost", "small_dense", "no_pretraining")
 # Variants: token_drop's encoder keys plus these (a function of the scale).
@@ -143,8 +155,6 @@ def first_reach(steps, losses, target):
 
 def closest_dense_layers(scale, vocab_size):
     """Layer count of the dense model whose step FLOPs are nearest token_drop's."""
-    from official_tokendrop.models.flops import step_flops
-
     def flops(layers, keep):
         return step_flops(scale.hidden, layers, scale.inner, scale.seq, vocab_size, scale.predictions,
                           scale.batch, keep_k=keep).training_step
@@ -274,8 +284,6 @@ class Study:
 
     def unigram(self):
         """The unigram predictor's loss on exactly the evaluated masked positions."""
-        from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
-
         s = self.scale
 
         def labels(pattern, batches=None):
@@ -343,17 +351,13 @@ class Study:
             "runtime": {"distribution_strategy": "one_device", "enable_xla": s.xla},
         }
 
+    def params(self, name, steps, seed=None):
+        """The arm's experiment config."""
+        return experiment_configs.experiment(*self.params_override(name, steps, seed))
+
     def encoder(self, name):
         """The arm's encoder (what its steps cost is its to say)."""
-        from official.core import exp_factory
-
-        from official_tokendrop.core import experiment_configs  # noqa: F401  (registers)
-        from official_tokendrop.core.task import PretrainingTask
-
-        experiment, override = self.params_override(name, self.scale.steps)
-        params = exp_factory.get_exp_config(experiment)
-        params.override(override, is_strict=True)
-        return PretrainingTask(params).build_model().encoder
+        return build_pretrainer(self.params(name, self.scale.steps).task).encoder
 
     def cost(self, name, mode_seconds):
         s = self.scale
@@ -370,23 +374,15 @@ class Study:
                 cached = json.load(f)
             if set(names) <= set(cached["step_seconds"]):
                 return cached
-        import tempfile
-
-        import tensorflow as tf
-        from official.core import exp_factory
-
-        from official_tokendrop.core import experiment_configs  # noqa: F401  (registers)
-        from official_tokendrop.core.trainer import Trainer
-
         times, contenders = {}, {}
         with tempfile.TemporaryDirectory() as directory:
             for name in names:
-                experiment, override = self.params_override(name, self.scale.steps)
-                params = exp_factory.get_exp_config(experiment)
-                params.override(override, is_strict=True)
+                params = self.params(name, self.scale.steps)
                 params.validate()
-                trainer = Trainer(params, os.path.join(directory, name), tf.distribute.get_strategy())
-                batch = next(iter(trainer.task.build_inputs("train")))
+                runner = Runner(params.task, params.trainer, params.runtime, os.path.join(directory, name),
+                                tf.distribute.get_strategy())
+                trainer = runner.trainable
+                batch = next(iter(runner.task.build_inputs("train")))
                 encoder = trainer.model.encoder
                 # A step of each mode: the first step the run takes in it.
                 index = np.asarray(encoder.training_mode_index(np.arange(self.scale.steps)))
@@ -397,7 +393,7 @@ class Study:
             labels = list(contenders)
             for trainer, batch, step in contenders.values():  # compiles every mode
                 trainer.optimizer.iterations.assign(step)
-                float(trainer._train_step(batch)["loss"])
+                float(trainer.train_step(batch)["loss"])
             rounds, per_round = self.scale.bench_rounds, self.scale.bench_steps
             load = os.getloadavg()[0]
             for r in range(rounds):
@@ -406,7 +402,7 @@ class Study:
                     start = time.perf_counter()
                     for _ in range(per_round):
                         trainer.optimizer.iterations.assign(step)  # stays in this mode
-                        logs = trainer._train_step(batch)
+                        logs = trainer.train_step(batch)
                     float(logs["loss"])  # waits for the last step
                     times[label].append((time.perf_counter() - start) / per_round)
                 self.log(f"benchmark round {r + 1}/{rounds}: " + ", ".join(
@@ -457,22 +453,14 @@ class Study:
         preset = os.path.join(self.work, "no_pretraining", f"export_seed{seed}")
         if os.path.exists(os.path.join(preset, "config.json")):
             return preset
-        experiment, override = self.params_override("baseline", self.scale.steps)
-        override["task"]["seed"] = seed
-        code = (
-            "import json, sys, keras\n"
-            "from official.core import exp_factory\n"
-            "from official_tokendrop.core import experiment_configs\n"
-            "from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm\n"
-            "from official_tokendrop.core.task import PretrainingTask\n"
-            f"params = exp_factory.get_exp_config({experiment!r})\n"
-            "params.override(json.loads(sys.argv[1]), is_strict=True)\n"
-            "keras.utils.set_random_seed(params.task.seed)\n"
-            "model = PretrainingTask(params).build_model()\n"
-            "to_keras_hub_masked_lm(model, params.task.vocab_file, params.task.train_data.seq_length)"
-            ".save_to_preset(sys.argv[2])\n"
-        )
-        self.run([self.py, "-c", code, json.dumps(override), preset], f"no_pretraining_export_{seed}.log")
+        params = self.params("baseline", self.scale.steps, seed)
+        # The study's own record: this step runs here, not as a command.
+        with open(os.path.join(self.work, "commands.log"), "a") as f:
+            f.write(f"# {preset}: build_pretrainer(baseline task, seed {seed}) -> keras-hub preset\n")
+        keras.utils.set_random_seed(seed)  # initialisation of this model only
+        model = build_pretrainer(params.task)
+        to_keras_hub_masked_lm(model, params.task.vocab_file, params.task.train_data.seq_length
+                               ).save_to_preset(preset)
         return preset
 
     # --- fine-tuning ---

@@ -18,43 +18,11 @@ from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before
 from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
-from official_tokendrop.errors import ConfigurationError, MissingFileError, OutputExistsError  # noqa: E402
+from official_tokendrop.core.pretrainers import restore_pretrainer  # noqa: E402
+from official_tokendrop.errors import ConfigurationError, OutputExistsError  # noqa: E402
+from official_tokendrop.interop.transformers import write_transformers  # noqa: E402
 # Re-exported: users' code imports these from here.
 from official_tokendrop.interop.keras_hub import to_keras_hub, to_keras_hub_masked_lm  # noqa: E402,F401
-
-
-def restore_pretrainer(model_dir, vocab_file=None):
-    """The pretrainer of `model_dir`'s latest checkpoint, every weight restored.
-
-    Returns (pretrainer, params, vocab_file, checkpoint path). A checkpoint
-    whose model differs from params.yaml's (more or fewer weights, other
-    shapes) is refused: a partial restore would ship a wrong model.
-    """
-    import tensorflow as tf
-    from official.core import exp_factory
-    from official.modeling import hyperparams
-
-    from official_tokendrop.core import checkpoints, experiment_configs  # noqa: F401  (registers)
-    from official_tokendrop.core.task import PretrainingTask
-
-    params_file = os.path.join(model_dir, "params.yaml")
-    if not tf.io.gfile.exists(params_file):
-        raise MissingFileError(f"{model_dir} has no params.yaml; is it a training model_dir?")
-    params = hyperparams.override_params_dict(
-        exp_factory.get_exp_config("token_drop_bert/pretraining"), params_file, is_strict=False
-    )
-    vocab_file = vocab_file or params.task.vocab_file
-    if not vocab_file:
-        raise ConfigurationError("No vocabulary: pass --vocab_file (task.vocab_file is empty).")
-    task = PretrainingTask(params)
-    task.check_vocabulary(vocab_file)
-    pretrainer = task.build_model()
-    checkpoint = checkpoints.restore_newest_intact(
-        tf.train.Checkpoint(model=pretrainer), model_dir, pretrainer, f"the model of {params_file}"
-    )
-    if checkpoint is None:
-        raise MissingFileError(f"{model_dir} holds no checkpoint to export.")
-    return pretrainer, params, vocab_file, checkpoint
 
 
 FORMATS = ("keras_hub", "transformers")
@@ -72,8 +40,6 @@ def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub
     if os.path.exists(output):
         shutil.rmtree(output)
     if format == "transformers":
-        from official_tokendrop.interop.transformers import write_transformers
-
         write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase)
     else:
         to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase).save_to_preset(output)

@@ -17,10 +17,14 @@ import time
 
 from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before it loads)
 
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
+from official_tokendrop.core.optimization import PolynomialWarmup  # noqa: E402
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError  # noqa: E402
 
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
@@ -112,16 +116,9 @@ def check_preset_fits(preset, sequence_length):
                          f"{config['max_sequence_length']} position embeddings ({preset}).")
 
 
-def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_rate=5e-5,
-             sequence_length=128, seed=0, patience=2, warmup_fraction=0.1, verbose=2):
-    """Trains, early-stops on validation accuracy, scores the test split."""
-    import keras
-    import keras_hub
-    import tensorflow as tf
-
-    from official_tokendrop.core.optimization import PolynomialWarmup
-
-    check_preset(preset)
+def read_splits(train, validation, test):
+    """The three TSV splits, their sorted label names and each split's
+    label ids; refuses mixed widths and a single training class."""
     splits = {name: read_tsv(path) for name, path in (("train", train), ("validation", validation), ("test", test))}
     widths = {name: bool(s.text_pairs) for name, s in splits.items()}
     if len(set(widths.values())) != 1:
@@ -132,25 +129,18 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
                          "a classifier needs at least two classes.")
     vocabulary = {label: i for i, label in enumerate(names)}
     ids = {name: label_ids(s, vocabulary) for name, s in splits.items()}
-    check_preset_fits(preset, sequence_length)
+    return splits, names, ids
 
-    keras.utils.set_random_seed(seed)
+
+def build_classifier(preset, num_classes, sequence_length, learning_rate, steps, warmup_fraction):
+    """keras-hub's `BertTextClassifier` of `preset`, compiled with AdamW,
+    linear warm-up over `warmup_fraction` of `steps` and linear decay."""
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
         preset, sequence_length=sequence_length
     )
     model = keras_hub.models.BertTextClassifier.from_preset(
-        preset, num_classes=len(names), preprocessor=preprocessor
+        preset, num_classes=num_classes, preprocessor=preprocessor
     )
-
-    def dataset(name, shuffle=False):
-        split = splits[name]
-        features = (split.texts, split.text_pairs) if split.text_pairs else (split.texts,)
-        data = tf.data.Dataset.from_tensor_slices((features, ids[name]))
-        if shuffle:
-            data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        return data.batch(batch_size)
-
-    steps = epochs * int(np.ceil(len(splits["train"]) / batch_size))
     schedule = PolynomialWarmup(
         keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, 0.0),
         max(1, int(warmup_fraction * steps)),
@@ -160,6 +150,32 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+    return model
+
+
+def _dataset(split, ids, batch_size, shuffle=False, seed=0):
+    features = (split.texts, split.text_pairs) if split.text_pairs else (split.texts,)
+    data = tf.data.Dataset.from_tensor_slices((features, ids))
+    if shuffle:
+        data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size)
+
+
+def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_rate=5e-5,
+             sequence_length=128, seed=0, patience=2, warmup_fraction=0.1, verbose=2):
+    """Trains, early-stops on validation accuracy, scores the test split."""
+    check_preset(preset)
+    splits, names, ids = read_splits(train, validation, test)
+    check_preset_fits(preset, sequence_length)
+
+    # This program's seed (classifier head, dropout, shuffling).
+    keras.utils.set_random_seed(seed)
+    steps = epochs * int(np.ceil(len(splits["train"]) / batch_size))
+    model = build_classifier(preset, len(names), sequence_length, learning_rate, steps, warmup_fraction)
+
+    def dataset(name, shuffle=False):
+        return _dataset(splits[name], ids[name], batch_size, shuffle, seed)
+
     start = time.time()
     history = model.fit(
         dataset("train", shuffle=True),

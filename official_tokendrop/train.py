@@ -17,12 +17,21 @@ import time
 
 from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before it loads)
 
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import yaml  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
+from official.common import distribute_utils  # noqa: E402
+from official.common import flags as tfm_flags  # noqa: E402
+from official.core import train_utils  # noqa: E402
 
-from official_tokendrop.errors import ConfigurationError, MissingFileError  # noqa: E402
+from official_tokendrop.cli import one_line_errors  # noqa: E402
+from official_tokendrop.core import checkpoints, experiment_configs  # noqa: E402
+from official_tokendrop.core.runner import MODES, Runner  # noqa: E402
+from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
+from official_tokendrop.errors import ConfigurationError  # noqa: E402
 
 FLAGS = flags.FLAGS
-MODES = ("train", "eval", "train_and_eval")
 
 
 def _configuration_error(error):
@@ -33,8 +42,6 @@ def _configuration_error(error):
 
 
 def _check_writable(model_dir):
-    import tensorflow as tf
-
     try:
         tf.io.gfile.makedirs(model_dir)
         # One probe per process: two runs started together must not
@@ -61,8 +68,6 @@ def check_trainer_config(trainer):
 
 def strategy_for(runtime):
     """The `tf.distribute` strategy that `runtime` names."""
-    from official.common import distribute_utils
-
     return distribute_utils.get_distribution_strategy(
         distribution_strategy=runtime.distribution_strategy,
         num_gpus=runtime.num_gpus,
@@ -74,8 +79,6 @@ def strategy_for(runtime):
 
 def prepare_sample_data(params, model_dir):
     """For `task.sample_data`: builds the demo data and points params at it."""
-    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
-
     task = params.task
     if task.train_data.input_path and task.validation_data.input_path:
         return
@@ -98,11 +101,6 @@ def prepare_sample_data(params, model_dir):
 
 def run(params, model_dir, mode, strategy=None):
     """Runs `mode` for the parsed experiment `params`; returns the results."""
-    from official.core import train_utils
-
-    from official_tokendrop.core import checkpoints
-    from official_tokendrop.core.trainer import Trainer
-
     if mode not in MODES:
         raise ConfigurationError(f"--mode must be one of {MODES}; got {mode!r}.")
     check_trainer_config(params.trainer)
@@ -115,32 +113,20 @@ def run(params, model_dir, mode, strategy=None):
         raise _configuration_error(error) from None
     params.lock()
     strategy = strategy or strategy_for(params.runtime)
-    trainer = Trainer(params, model_dir, strategy)
-    with checkpoints.exclusive(trainer.write_dir):
+    # The program's global state, set once before anything is built: the
+    # seed of initialisation, dropout and random keep.
+    if params.task.seed is not None:
+        keras.utils.set_random_seed(params.task.seed)
+    runner = Runner(params.task, params.trainer, params.runtime, model_dir, strategy)
+    with checkpoints.exclusive(runner.write_dir):
         # params.yaml is written only once the checkpoint is known to fit.
-        restored = trainer.restore()
+        runner.restore()
         train_utils.serialize_config(params, model_dir)
-        return _run_mode(trainer, params, model_dir, mode, restored)
-
-
-def _run_mode(trainer, params, model_dir, mode, restored):
-    start = time.time()
-    results = {}
-    if mode == "eval":
-        if not restored:
-            raise MissingFileError(f"No checkpoint in {model_dir} to evaluate.")
-        results["eval"] = trainer.evaluate()
-    else:
-        results["train"] = trainer.train(evaluate=mode == "train_and_eval")
-        if trainer.last_eval:
-            results["eval"] = trainer.last_eval
-        if results["train"] and params.task.export and trainer.is_chief:
-            results["export"] = trainer.export(params.task.vocab_file)
-    results["step"] = trainer.step
-    results["checkpoint"] = trainer.manager.latest_checkpoint
-    results["wall_seconds"] = time.time() - start
-    print(_summary(results, model_dir), file=sys.stderr, flush=True)
-    return results
+        start = time.time()
+        results = runner.run(mode)
+        results["wall_seconds"] = time.time() - start
+        print(_summary(results, model_dir), file=sys.stderr, flush=True)
+        return results
 
 
 def _summary(results, model_dir):
@@ -158,17 +144,11 @@ def _summary(results, model_dir):
 
 
 def main(argv):
-    from official_tokendrop.cli import one_line_errors
     return one_line_errors("train")(_main)(argv)
 
 
 def _main(argv):
     del argv
-    import yaml
-    from official.core import train_utils
-
-    from official_tokendrop.core import experiment_configs
-
     logging.set_verbosity(logging.WARNING)
     for name in ("experiment", "mode", "model_dir"):
         if not FLAGS[name].value:
@@ -184,8 +164,6 @@ def _main(argv):
 
 
 def define_flags():
-    from official.common import flags as tfm_flags
-
     tfm_flags.define_flags()
 
 

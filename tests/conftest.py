@@ -134,13 +134,17 @@ def tiny_overrides(data, train_steps=20):
 
 
 def tiny_params(data, **kwargs):
-    from official.core import exp_factory
+    from official_tokendrop.core import experiment_configs
 
-    from official_tokendrop.core import experiment_configs  # noqa: F401
+    return experiment_configs.experiment("token_drop_bert/demo", tiny_overrides(data, **kwargs))
 
-    params = exp_factory.get_exp_config("token_drop_bert/demo")
-    params.override(tiny_overrides(data, **kwargs), is_strict=True)
-    return params
+
+def runner(params, model_dir, strategy=None):
+    """The run of `params` in `model_dir`, built as `train.run` builds it."""
+    from official_tokendrop.core.runner import Runner
+
+    return Runner(params.task, params.trainer, params.runtime, model_dir,
+                  strategy or tf.distribute.get_strategy())
 
 
 @pytest.fixture(scope="session")
@@ -158,12 +162,12 @@ def pretrained(demo_data, tmp_path_factory):
 def exported(pretrained, tmp_path_factory):
     """(keras-hub preset, the restored pretrainer, one validation batch)."""
     from official_tokendrop.export import export
+    from official_tokendrop.core.pretrainers import restore_pretrainer
     from official_tokendrop.core.task import PretrainingTask
 
     model_dir, params = pretrained
     preset = str(tmp_path_factory.mktemp("preset"))
     export(model_dir, preset)
-    pretrainer = PretrainingTask(params).build_model()
-    tf.train.Checkpoint(model=pretrainer).restore(tf.train.latest_checkpoint(model_dir)).expect_partial()
-    batch = next(iter(PretrainingTask(params).build_inputs("validation")))
+    pretrainer = restore_pretrainer(model_dir)[0]
+    batch = next(iter(PretrainingTask(params.task).build_inputs("validation")))
     return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}

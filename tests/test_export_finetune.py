@@ -115,3 +115,27 @@ def test_label_noise_and_inconsistent_presets_are_caught(exported, tmp_path):
     vocabulary.write_text(vocabulary.read_text() + "".join(f"extra{i}\n" for i in range(5000)))
     with pytest.raises(ValueError, match=r"its vocabulary has \d+ tokens but the model embeds only"):
         finetune(str(broken), str(noisy), str(noisy), str(noisy), epochs=1, sequence_length=DEMO_SEQ, verbose=0)
+
+
+def test_build_then_restore_pretrainer_round_trips(demo_data, tmp_path):
+    """A fresh pretrainer saved as a model_dir's checkpoint comes back from
+    `restore_pretrainer` with every weight equal, bit for bit."""
+    from official.core import train_utils
+
+    from official_tokendrop.core.pretrainers import build_pretrainer, restore_pretrainer
+
+    params = tiny_params(demo_data)
+    model_dir = str(tmp_path)
+    saved = build_pretrainer(params.task)
+    train_utils.serialize_config(params, model_dir)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=saved), model_dir, max_to_keep=1).save(checkpoint_number=7)
+    restored, restored_params, vocab_file, checkpoint = restore_pretrainer(model_dir)
+    assert checkpoint == os.path.join(model_dir, "ckpt-7")
+    assert vocab_file == demo_data.vocab_file
+    assert restored_params.task.as_dict() == params.task.as_dict()
+    assert restored is not saved and len(restored.weights) == len(saved.weights)
+    fresh = build_pretrainer(params.task)  # other random weights: the restore is what makes them equal
+    assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(fresh.weights, saved.weights))
+    for ours, theirs in zip(saved.weights, restored.weights):
+        assert ours.shape == theirs.shape
+        np.testing.assert_array_equal(theirs.numpy(), ours.numpy(), err_msg=ours.path)

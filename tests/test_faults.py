@@ -167,14 +167,14 @@ def test_resumed_run_equals_the_uninterrupted_one(demo_data, tmp_path):
 def test_checkpoint_without_resume_state_still_resumes(demo_data, trained_dir, tmp_path, capsys):
     """A checkpoint written before the resume state existed: it loads, and
     the data reshuffles from its step, with a warning saying so."""
-    from official_tokendrop.core.trainer import Trainer
+    from conftest import runner
 
     model_dir = _copy(trained_dir, tmp_path)
-    trainer = Trainer(tiny_params(demo_data), model_dir, tf.distribute.get_strategy())
+    trainer = runner(tiny_params(demo_data), model_dir)
     assert trainer.restore() == os.path.join(model_dir, "ckpt-20")
     for path in _files(model_dir, 20) + _files(model_dir, 10):
         os.remove(path)
-    old = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer)
+    old = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.trainable.optimizer)
     tf.train.CheckpointManager(old, model_dir, max_to_keep=5).save(checkpoint_number=20)
     assert checkpoints.resume_state_keys(os.path.join(model_dir, "ckpt-20")) == set()
     results = train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")

@@ -62,7 +62,7 @@ def test_export_is_an_option_of_the_run(demo_data, tmp_path):
 
 def test_translation_table(demo_data):
     params = tiny_params(demo_data)
-    arguments = encoder_arguments(params)
+    arguments = encoder_arguments(params.task)
     encoder = params.task.model.encoder.any
     # Renamed keys arrive under the encoder's names; the rest keep theirs.
     assert arguments["inner_dim"] == encoder.intermediate_size == 64
@@ -75,9 +75,9 @@ def test_translation_table(demo_data):
     # embedding_size may equal hidden_size; a Model Garden key the encoder
     # does not implement is refused, naming it.
     params.override({"task": {"model": {"encoder": {"any": {"embedding_size": 32}}}}})
-    encoder_arguments(params)
+    encoder_arguments(params.task)
     for key, value in (("norm_first", True), ("embedding_size", 16), ("hidden_activation", "relu")):
         bad = tiny_params(demo_data)
         bad.override({"task": {"model": {"encoder": {"any": {key: value}}}}})
         with pytest.raises(ConfigurationError, match=rf"task.model.encoder.any.{key}={value!r} is not supported"):
-            encoder_arguments(bad)
+            encoder_arguments(bad.task)

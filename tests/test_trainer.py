@@ -17,9 +17,9 @@ from official.modeling import hyperparams
 from official_tokendrop.core import experiment_configs  # noqa: F401
 from official_tokendrop import train
 from official_tokendrop.models.flops import step_flops
-from official_tokendrop.core.trainer import Trainer, TrainingDiverged
+from official_tokendrop.core.actions import TrainingDiverged
 
-from conftest import tiny_overrides, tiny_params
+from conftest import runner, tiny_overrides, tiny_params
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -56,10 +56,10 @@ def test_train_eval_checkpoint_then_resume(demo_data, tmp_path, capsys):
     assert (saved_table[5:] != 10.0).any()
 
     params = tiny_params(demo_data, train_steps=30)
-    resumed = Trainer(params, model_dir, tf.distribute.get_strategy())
+    resumed = runner(params, model_dir)
     resumed.restore()
     assert resumed.step == 20
-    assert int(resumed.optimizer.iterations.numpy()) == 20
+    assert int(resumed.trainable.optimizer.iterations.numpy()) == 20
     np.testing.assert_array_equal(resumed.model.encoder.token_importance.table.numpy(), saved_table)
     resumed.train()
     assert resumed.step == 30
@@ -74,7 +74,7 @@ def test_train_eval_checkpoint_then_resume(demo_data, tmp_path, capsys):
     params.trainer.train_steps = 35
     resumed.train()
     assert resumed.step == 35
-    assert resumed._train_loop.experimental_get_tracing_count() == 1
+    assert resumed.trainable.train_loop_tracing_count() == 1
 
 
 def test_mirrored_two_replicas_run_the_experiment(demo_data, tmp_path, two_replicas):
@@ -225,7 +225,7 @@ def test_files_without_masks_train_with_dynamic_masking(demo_data, tmp_path):
     from official_tokendrop.core.task import PretrainingTask
 
     dynamic = params(True)
-    batch = next(iter(PretrainingTask(dynamic).build_inputs("train", seed=0)))
+    batch = next(iter(PretrainingTask(dynamic.task).build_inputs("train", seed=0)))
     weights = batch["masked_lm_weights"].numpy()
     assert weights.shape == (8, DEMO_PRED) and weights.sum() >= 8  # every sequence has a prediction
     ids = np.take_along_axis(batch["input_word_ids"].numpy(), batch["masked_lm_positions"].numpy(), axis=1)
@@ -233,3 +233,24 @@ def test_files_without_masks_train_with_dynamic_masking(demo_data, tmp_path):
     assert (ids[weights > 0] == mask_id).mean() >= 0.5  # 80% become [MASK]
     results = train.run(dynamic, str(tmp_path / "dynamic"), "train")
     assert results["step"] == 10 and np.isfinite(results["train"]["loss"])
+
+
+def test_runs_of_two_precisions_keep_their_own_dtype_and_the_global_policy(demo_data, tmp_path):
+    """Each run's precision is its model's own dtype policy: building one
+    sets no global state, so two precisions live in one process."""
+    import keras
+
+    from conftest import runner
+
+    assert keras.config.dtype_policy().name == "float32"
+    built = {}
+    for precision in ("bfloat16", "float32"):
+        params = tiny_params(demo_data)
+        params.override({"runtime": {"mixed_precision_dtype": precision}})
+        built[precision] = runner(params, str(tmp_path / precision))
+    assert keras.config.dtype_policy().name == "float32"
+    for precision, run in built.items():
+        for layer in (run.model.encoder, run.model.masked_lm_head):
+            assert layer.compute_dtype == precision, (precision, layer.name)
+    # The variables stay float32 under mixed precision.
+    assert {w.dtype for w in built["bfloat16"].model.encoder.weights} == {"float32"}

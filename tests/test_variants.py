@@ -165,12 +165,12 @@ def _schedule_params(demo_data, steps):
 
 
 def test_schedule_run_killed_mid_stage_resumes_in_that_stage(demo_data, tmp_path):
-    from official_tokendrop.core.trainer import Trainer
+    from conftest import runner
 
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
     expected = train.run(_schedule_params(demo_data, 15), straight, "train")["train"]
     train.run(_schedule_params(demo_data, 10), resumed, "train")  # stops in stage 2 (steps 5-11)
-    trainer = Trainer(_schedule_params(demo_data, 15), resumed, tf.distribute.get_strategy())
+    trainer = runner(_schedule_params(demo_data, 15), resumed)
     trainer.restore()
     encoder = trainer.model.encoder
     assert trainer.step == 10 and encoder.kept_at(trainer.step) == 12

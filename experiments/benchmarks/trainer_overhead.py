@@ -1,12 +1,13 @@
 """What the trainer's loop costs on top of the bare training step.
 
 Builds the sample TFRecords at seq 512 / 76 predictions (sample corpus ->
-WordPiece vocabulary -> converter), one `Trainer` for
+WordPiece vocabulary -> converter), one `Runner` for
 `token_drop_bert/pretraining` at step_time.py's `small` dims (`--preset`), and then
 alternates, round by round:
 
-- bare: the trainer's own compiled train step called on one resident batch;
-- trainer: `Trainer.train` for as many steps: input pipeline from the
+- bare: the run's own compiled train step (`PretrainingTrainable.train_step`)
+  called on one resident batch;
+- trainer: `Runner.train` for as many steps: input pipeline from the
   TFRecords, metrics, progress lines, TensorBoard summaries every
   `--steps_per_loop` steps, a checkpoint every `--checkpoint_interval`.
 
@@ -25,26 +26,23 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import tensorflow as tf  # noqa: E402
 from step_time import KEEP, PREDICTIONS, PRESETS, SEQ  # noqa: E402
 
+from official_tokendrop.core import experiment_configs  # noqa: E402
+from official_tokendrop.core.runner import Runner  # noqa: E402
+from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
+from official_tokendrop.data.vocabulary import load_vocabulary  # noqa: E402
 
-def build_trainer(args, directory):
-    from official.core import exp_factory
 
-    from official_tokendrop.core import experiment_configs  # noqa: F401
-    from official_tokendrop.data.sample_dataset import prepare_sample_dataset
-    from official_tokendrop.data.vocabulary import load_vocabulary
-    from official_tokendrop.core.trainer import Trainer
-    import tensorflow as tf
-
+def build_runner(args, directory):
     data = prepare_sample_dataset(
         os.path.join(directory, "data"), SEQ, PREDICTIONS, args.vocab_size, max_bytes=args.corpus_bytes
     )
     dims = PRESETS[args.preset]
-    params = exp_factory.get_exp_config("token_drop_bert/pretraining")
     inputs = {"seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
               "global_batch_size": dims["batch"]}
-    params.override({
+    params = experiment_configs.experiment("token_drop_bert/pretraining", {
         "task": {
             "vocab_file": data.vocab_file,
             "model": {"encoder": {"any": {
@@ -61,12 +59,12 @@ def build_trainer(args, directory):
             "summary_interval": args.steps_per_loop,
             "checkpoint_interval": args.checkpoint_interval,
         },
-    }, is_strict=True)
+    })
     params.validate()
     strategy = tf.distribute.get_strategy()
-    trainer = Trainer(params, os.path.join(directory, "model"), strategy)
-    dataset = trainer.task.build_inputs("train")
-    return params, trainer, next(iter(dataset))
+    runner = Runner(params.task, params.trainer, params.runtime, os.path.join(directory, "model"), strategy)
+    dataset = runner.task.build_inputs("train")
+    return params, runner, next(iter(dataset))
 
 
 def main():
@@ -86,19 +84,19 @@ def main():
 
     with tempfile.TemporaryDirectory() as directory:
         start = time.time()
-        params, trainer, batch = build_trainer(args, directory)
+        params, runner, batch = build_runner(args, directory)
         print(f"data and model built in {time.time() - start:.0f}s; "
               f"{args.preset} {PRESETS[args.preset]}, seq {SEQ}, keep {KEEP}, vocab "
               f"{params.task.model.encoder.any.vocab_size}", flush=True)
 
         def bare(steps):
             for _ in range(steps):
-                logs = trainer._train_step(batch)
+                logs = runner.trainable.train_step(batch)
             float(logs["loss"])  # waits for the last step
 
         def loop(steps):
-            params.trainer.train_steps = trainer.step + steps
-            trainer.train()
+            params.trainer.train_steps = runner.step + steps
+            runner.train()
 
         # Warm-up: compiles both paths and leaves the step at a multiple of
         # --steps_per_loop, so every round's chunks line up with the intervals.

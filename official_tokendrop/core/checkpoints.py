@@ -139,3 +139,28 @@ def exclusive(directory):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class IntervalCheckpointManager(tf.train.CheckpointManager):
+    """Saves when the step is a multiple of `interval` (or when Orbit asks
+    for a final save), at most once per step, and says so on stderr.
+
+    TensorFlow's own interval counts from the first save, which would put
+    the first checkpoint after the first loop instead of at `interval`."""
+
+    def __init__(self, checkpoint, directory, max_to_keep, step, interval):
+        super().__init__(checkpoint, directory, max_to_keep=max_to_keep)
+        self._step, self._interval, self._saved_at = step, interval, None
+
+    @property
+    def checkpoint_interval(self):
+        return self._interval
+
+    def save(self, checkpoint_number=None, check_interval=True, options=None):
+        step = int(self._step.numpy())
+        if step == self._saved_at or (check_interval and step % self._interval):
+            return None
+        path = super().save(checkpoint_number=step, options=options)
+        self._saved_at = step
+        _log(f"saved checkpoint {path}")
+        return path

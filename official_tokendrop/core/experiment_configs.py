@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
-from official.modeling import optimization
+from official.modeling import hyperparams, optimization
 from official.modeling.hyperparams import base_config
 from official.nlp.configs import bert, encoders
 from official.nlp.data import pretrain_dataloader
@@ -241,13 +241,23 @@ def token_drop_bert_demo() -> cfg.ExperimentConfig:
 EXPERIMENTS = ("token_drop_bert/pretraining", "bert/pretraining", "token_drop_bert/demo")
 
 
-def encoder_arguments(params) -> dict:
-    """`TokenDropBertEncoder`'s arguments from an experiment's encoder keys.
+def experiment(name, overrides=None, strict=True) -> cfg.ExperimentConfig:
+    """The registered experiment `name` with `overrides` applied (a dict, a
+    YAML file or a `key=value,...` string; strict: every key must exist)."""
+    params = exp_factory.get_exp_config(name)
+    if overrides:
+        params = hyperparams.override_params_dict(params, overrides, is_strict=strict)
+    return params
+
+
+def encoder_arguments(task_config) -> dict:
+    """`TokenDropBertEncoder`'s arguments from a task config's encoder keys
+    (`params.task`).
 
     Refuses an encoder `type` other than `any` and a value of a Model
     Garden key the encoder does not implement, naming the key.
     """
-    encoder = params.task.model.encoder
+    encoder = task_config.model.encoder
     if encoder.type != "any":
         raise ConfigurationError(
             f"task.model.encoder.type must be 'any' (the token-drop encoder); "

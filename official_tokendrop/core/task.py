@@ -1,7 +1,10 @@
 """The pretraining task: models and input pipelines from an experiment config."""
 
 import keras
+import tensorflow as tf
 
+from official_tokendrop.data.file_patterns import expand_input_files
+from official_tokendrop.data.masking import MaskingConfig
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError
@@ -12,15 +15,24 @@ from official_tokendrop.models.token_drop_bert_encoder import stage_keep_ks
 
 
 class PretrainingTask:
-    """Builds the pretrainer and its datasets from `params.task`."""
+    """Builds the pretrainer and its datasets from a task config
+    (`params.task`), as Model Garden's tasks take it."""
 
-    def __init__(self, params):
-        self.params = params
-        self.config = params.task
+    def __init__(self, config):
+        self.config = config
         # The encoder's arguments (its names), translated once from the
         # experiment's Model Garden keys.
-        self.encoder_arguments = encoder_arguments(params)
+        self.encoder_arguments = encoder_arguments(config)
+        self._vocabularies = {}  # path -> Vocabulary: each file is read once
         self.validate()
+
+    def vocabulary(self, vocab_file=None):
+        """The `Vocabulary` of `vocab_file` (default `task.vocab_file`),
+        read once per task."""
+        vocab_file = vocab_file or self.config.vocab_file
+        if vocab_file not in self._vocabularies:
+            self._vocabularies[vocab_file] = load_vocabulary(vocab_file)
+        return self._vocabularies[vocab_file]
 
     def validate(self):
         """The constraints between the encoder, the data and the vocabulary
@@ -51,7 +63,7 @@ class PretrainingTask:
 
     def check_vocabulary(self, vocab_file):
         """The vocabulary must fit the embedding and match the pinned ids."""
-        vocab = load_vocabulary(vocab_file)
+        vocab = self.vocabulary(vocab_file)
         encoder = self.encoder_arguments
         if len(vocab) > encoder["vocab_size"]:
             raise ConfigurationError(
@@ -67,13 +79,16 @@ class PretrainingTask:
                     f"ids of {vocab_file}: {tuple(ids)} ([UNK] [CLS] [SEP] [MASK] / [PAD])."
                 )
 
-    def build_model(self):
-        encoder = TokenDropBertEncoder(**self.encoder_arguments)
+    def build_model(self, dtype=None):
+        """A fresh pretrainer; `dtype` (a Keras dtype policy or its name,
+        e.g. from `mixed_precision_policy`) is its and its encoder's own,
+        the global policy stays as it is."""
         heads = [h.name for h in self.config.model.cls_heads]
         unknown = [h for h in heads if h != "next_sentence"]
         if unknown:
             raise ConfigurationError(f"cls_heads {unknown} are not supported; only next_sentence.")
-        return BertPretrainer(encoder, next_sentence=bool(heads))
+        encoder = TokenDropBertEncoder(**self.encoder_arguments, dtype=dtype)
+        return BertPretrainer(encoder, next_sentence=bool(heads), dtype=dtype)
 
     # === Data: the task owns the train and validation inputs ===
     SPLITS = {"train": "train_data", "validation": "validation_data"}
@@ -96,10 +111,6 @@ class PretrainingTask:
         Checked before training starts, by counting at most one batch of
         records.
         """
-        import tensorflow as tf
-
-        from official_tokendrop.data.file_patterns import expand_input_files
-
         name, data = self.SPLITS[split], self.data(split)
         files = expand_input_files(data.input_path)
         found = sum(1 for _ in tf.data.TFRecordDataset(files).take(data.global_batch_size))
@@ -120,10 +131,8 @@ class PretrainingTask:
         """The read-time `MaskingConfig` of `data`, or None (masks stored)."""
         if not data.dynamic_masking:
             return None
-        from official_tokendrop.data.masking import MaskingConfig
-
         return MaskingConfig.from_vocabulary(
-            load_vocabulary(self.config.vocab_file), data.max_predictions_per_seq,
+            self.vocabulary(), data.max_predictions_per_seq,
             data.masked_lm_prob, whole_word=data.whole_word_masking)
 
     def build_inputs(self, split, input_context=None, seed=None):

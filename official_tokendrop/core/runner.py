@@ -1,0 +1,275 @@
+"""The pretraining run on Orbit, as Model Garden's `train_lib`:
+`orbit.Controller` schedules the trainable's loops, checkpoints, summaries,
+evaluation and the after-loop actions; the runner owns the model_dir
+(checkpoints, the chief's and the workers' write directories), the modes,
+the run's FLOP totals, the export and the run's errors.
+"""
+
+import contextlib
+import os
+import re
+import time
+
+import orbit
+import tensorflow as tf
+
+from official_tokendrop.core import actions, checkpoints
+from official_tokendrop.core.actions import log
+from official_tokendrop.core.task import PretrainingTask
+from official_tokendrop.core.trainable import PretrainingTrainable
+from official_tokendrop.data.file_patterns import expand_input_files
+from official_tokendrop.errors import DataError, MissingFileError, RunError
+from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm
+from official_tokendrop.models.flops import encoder_run_flops
+from official_tokendrop.utils.progress import Eta, format_duration
+
+MODES = ("train", "eval", "train_and_eval")
+
+
+class WorkerLost(RunError):
+    """A worker of a multi-worker run stopped; the others cannot go on."""
+
+
+def _cluster(strategy):
+    """(task type, task id, {job: tasks}) of a multi-worker strategy, else None."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return None
+    return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
+
+
+def is_chief(strategy):
+    """Whether this task writes the run's files (the only one unless multi-worker)."""
+    cluster = _cluster(strategy)
+    if cluster is None:
+        return True
+    task_type, task_id, jobs = cluster
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in jobs)
+
+
+def worker_count(strategy):
+    cluster = _cluster(strategy)
+    return 1 if cluster is None else sum(len(tasks) for tasks in cluster[2].values())
+
+
+def corrupt_record_message(input_paths, error):
+    """Names the TFRecord file that tf.data's DataLossError does not."""
+    for input_path in input_paths:
+        for path in expand_input_files(input_path):
+            try:
+                for _ in tf.data.TFRecordDataset(path):
+                    pass
+            except tf.errors.DataLossError:
+                return f"{path} is corrupt (truncated or damaged TFRecord); reconvert or remove it."
+    return f"corrupt TFRecord in {', '.join(input_paths)}: {error.message.splitlines()[0]}"
+
+
+def worker_lost_message(error, own_task, latest):
+    """One line from TensorFlow's many: which worker stopped, and what to do.
+
+    TensorFlow names the lost task in some of its messages (a heartbeat
+    timeout) and not in others (an aborted collective)."""
+    tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", str(error))) - {own_task})
+    who = f" ({', '.join(tasks)})" if tasks else ""
+    return (f"a worker of this multi-worker run stopped{who}; the run cannot continue without "
+            f"it. Restart every worker with the same command: they resume from {latest or 'step 0'}.")
+
+
+class _Controller(orbit.Controller):
+    """Orbit's controller; the runner restores before building it (the
+    newest intact checkpoint, the chief's one on every worker), so its own
+    restore from `checkpoint_manager` is not repeated."""
+
+    def restore_checkpoint(self, checkpoint_path=None):
+        return None
+
+
+class Runner:
+    """Runs one experiment in `model_dir` under `strategy`, from the
+    experiment's `task_config` (`params.task`), `trainer_config`
+    (`params.trainer`) and `runtime_config` (`params.runtime`)."""
+
+    def __init__(self, task_config, trainer_config, runtime_config, model_dir, strategy):
+        self.config = trainer_config
+        self.model_dir, self.strategy = model_dir, strategy
+        self.task = PretrainingTask(task_config)
+        self.trainable = PretrainingTrainable(
+            self.task, trainer_config.optimizer_config, runtime_config, strategy)
+        self.restored = None
+        # Every worker of a multi-worker run must save (the save has
+        # collectives); only the chief's files land in model_dir.
+        self.is_chief = is_chief(strategy)
+        self.write_dir = model_dir if self.is_chief else os.path.join(
+            model_dir, f"worker_{strategy.cluster_resolver.task_id}_tmp"
+        )
+        self.manager = checkpoints.IntervalCheckpointManager(
+            self.trainable.checkpoint, self.write_dir, trainer_config.max_to_keep,
+            self.trainable.optimizer.iterations, trainer_config.checkpoint_interval,
+        )
+        self.eval_results = actions.EvalResultsWriter(self.trainable.optimizer.iterations, self.write_dir)
+
+    # === State ===
+    @property
+    def step(self):
+        return self.trainable.step
+
+    @property
+    def model(self):
+        return self.trainable.model
+
+    @property
+    def last_eval(self):
+        """The results of this run's last evaluation, or None."""
+        return self.eval_results.last
+
+    def restore(self):
+        """Restores the newest intact checkpoint; returns its path or None.
+
+        Never restarts a model_dir that holds checkpoints: a lost index
+        file or a corrupt newest checkpoint falls back to the newest intact
+        one (with a warning), and a checkpoint of another model is refused.
+        Without a checkpoint the model starts from `initialize_weights`.
+        """
+        # Every worker restores the chief's checkpoint, so all resume at
+        # one step even if a worker died before finishing its own copy.
+        path = checkpoints.restore_newest_intact(
+            self.trainable.checkpoint, self.model_dir, self.model, "the configured model"
+        )
+        if path:
+            log(f"restored {path} at step {self.step}")
+        else:
+            self.initialize_weights()
+        self.restored = path
+        return path
+
+    def initialize_weights(self):
+        """The hook for a run that restored no checkpoint, before step 0:
+        where the pretrainer's weights would be initialised from
+        `task.init_checkpoint`. Nothing to do yet: the model keeps its
+        fresh initialisation."""
+
+    # === The modes ===
+    def run(self, mode):
+        """Runs `mode` (after `restore`); returns the results by section."""
+        results = {}
+        if mode == "eval":
+            if not self.restored:
+                raise MissingFileError(f"No checkpoint in {self.model_dir} to evaluate.")
+            results["eval"] = self.evaluate()
+        else:
+            results["train"] = self.train(evaluate=mode == "train_and_eval")
+            if self.last_eval:
+                results["eval"] = self.last_eval
+            if results["train"] and self.task.config.export and self.is_chief:
+                results["export"] = self.export(self.task.config.vocab_file)
+        results["step"] = self.step
+        results["checkpoint"] = self.manager.latest_checkpoint
+        return results
+
+    def _controller(self, train_actions=()):
+        config = self.config
+        # Each loop ends on the next multiple of every interval, so
+        # checkpoints, summaries and evaluations land on exact steps.
+        intervals = [config.steps_per_loop, config.summary_interval,
+                     config.checkpoint_interval, config.validation_interval]
+        intervals = [i for i in intervals if i and i > 0]
+        summaries = self.write_dir if self.is_chief else None
+        global_step = self.trainable.optimizer.iterations.value
+        stop_on_nan = actions.StopOnNan(self.trainable.optimizer.iterations, self.manager)
+        return _Controller(
+            global_step=global_step,
+            trainer=self.trainable, evaluator=self.trainable, strategy=self.strategy,
+            train_actions=[stop_on_nan, *train_actions], eval_actions=[self.eval_results],
+            steps_per_loop=lambda step: min(i - step % i for i in intervals),
+            checkpoint_manager=self.manager,
+            summary_manager=actions.GridSummaries(
+                summaries and os.path.join(summaries, "train"), global_step,
+                config.summary_interval, config.train_steps),
+            eval_summary_dir=summaries and os.path.join(summaries, "eval"),
+        )
+
+    def train(self, evaluate=False):
+        """Trains to `trainer.train_steps`; returns the final logs."""
+        total = self.config.train_steps
+        if self.step >= total:
+            log(f"model_dir is already trained to step {self.step} (train_steps={total}); nothing to do")
+            return {}
+        self.task.check_batch_fits("train")
+        if evaluate:
+            self.task.check_batch_fits("validation")
+        self.trainable.open_train_data(self.restored)
+        first_step, start = self.step, time.time()
+        eta = Eta(total)
+        eta.update(first_step)
+        logs = {}
+        progress = actions.ProgressLine(self.trainable.optimizer.iterations, eta,
+                                        self.config.summary_interval, total)
+        controller = self._controller([progress, logs.update])
+        with self._run_errors():
+            if evaluate:
+                self._train_then_evaluate(controller, total)
+            else:
+                controller.train(total)
+        logs["wall_seconds"] = time.time() - start
+        logs.update(self._flop_totals(first_step))
+        log(
+            f"trained steps {first_step}-{self.step} in {format_duration(logs['wall_seconds'])} "
+            f"({format_duration(self.trainable.train_seconds)} in steps), {logs['train_flops']:.3g} FLOPs; "
+            f"the model_dir's {self.step} steps: {logs['total_flops']:.3g} FLOPs (FLOP model)"
+        )
+        return logs
+
+    def _train_then_evaluate(self, controller, total):
+        # Evaluations on multiples of the interval, a resumed run's too
+        # (Orbit's train_and_evaluate counts from where it starts), and at
+        # the end.
+        config = self.config
+        interval = config.validation_interval if config.validation_interval > 0 else total
+        while self.step < total:
+            target = min(total, (self.step // interval + 1) * interval)
+            controller.train(target, checkpoint_at_completion=target == total)
+            controller.evaluate(config.validation_steps or -1)
+
+    def _flop_totals(self, first_step):
+        """The FLOPs of this run's steps and of the model_dir's (FLOP model)."""
+        data = self.task.data("train")
+
+        def flops(first):
+            return float(encoder_run_flops(self.model.encoder, data.seq_length,
+                                           data.max_predictions_per_seq, data.global_batch_size,
+                                           first, self.step))
+        return {"steps_this_run": self.step - first_step, "train_flops": flops(first_step),
+                "total_flops": flops(0)}
+
+    def evaluate(self):
+        """Evaluates the model as it stands (`trainer.validation_steps`
+        batches, all if 0); returns the results."""
+        with self._run_errors():
+            self._controller().evaluate(self.config.validation_steps or -1)
+        return self.last_eval
+
+    @contextlib.contextmanager
+    def _run_errors(self):
+        """A corrupt input file or a lost worker, wherever in the run (a
+        step, a save's collectives), as one of our errors."""
+        try:
+            yield
+        except tf.errors.DataLossError as error:
+            paths = [self.task.data(split).input_path for split in self.task.SPLITS]
+            raise DataError(corrupt_record_message(paths, error)) from None
+        except (tf.errors.UnavailableError, tf.errors.AbortedError,
+                tf.errors.DeadlineExceededError) as error:
+            if worker_count(self.strategy) > 1:
+                latest = (checkpoints.candidates(self.model_dir) or [None])[0]
+                resolver = self.strategy.cluster_resolver
+                own = f"/job:{resolver.task_type}/replica:0/task:{resolver.task_id}"
+                raise WorkerLost(worker_lost_message(error, own, latest)) from None
+            raise
+
+    def export(self, vocab_file):
+        """Writes a keras-hub BERT preset (with masked-LM head and tokenizer)."""
+        directory = os.path.join(self.model_dir, "export")
+        sequence_length = self.task.data("train").seq_length
+        to_keras_hub_masked_lm(self.model, vocab_file, sequence_length).save_to_preset(directory)
+        log(f"exported keras-hub BERT preset to {directory}")
+        return directory
