@@ -163,6 +163,44 @@ def closest_dense_layers(scale, vocab_size):
     return min(range(1, scale.layers), key=lambda layers: abs(flops(layers, None) - target))
 
 
+def masked_labels(pattern, s, batches=None):
+    """(masked ids, their weights) of the TFRecords `pattern` at scale `s`
+    (the first `batches` batches; all by default)."""
+    data = pretrain_dataset(pattern, s.batch, s.seq, s.predictions, is_training=False)
+    ids, weights = [], []
+    for i, batch in enumerate(data):
+        if batches is not None and i >= batches:
+            break
+        ids.append(batch["masked_lm_ids"].numpy())
+        weights.append(batch["masked_lm_weights"].numpy())
+    if batches is not None and len(ids) < batches:
+        raise StudyError(f"held-out data gives {len(ids)} full batches of {s.batch}; "
+                         f"the evaluation needs {batches}.")
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def time_training_modes(contenders, rounds, per_round, log):
+    """{(arm, mode): seconds per step of each round}: `per_round` steps of
+    each contender's trainable on its resident batch, in `rounds`
+    interleaved rounds (each starting at the next contender)."""
+    labels, times = list(contenders), {label: [] for label in contenders}
+    for trainable, batch, step in contenders.values():  # compiles every mode
+        trainable.optimizer.iterations.assign(step)
+        float(trainable.train_step(batch)["loss"])
+    for r in range(rounds):
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            trainable, batch, step = contenders[label]
+            start = time.perf_counter()
+            for _ in range(per_round):
+                trainable.optimizer.iterations.assign(step)  # stays in this mode
+                logs = trainable.train_step(batch)
+            float(logs["loss"])  # waits for the last step
+            times[label].append((time.perf_counter() - start) / per_round)
+        log(f"benchmark round {r + 1}/{rounds}: " + ", ".join(
+            f"{n}{'' if m == 0 else f'[mode {m}]'} {1000 * times[(n, m)][-1]:.0f} ms" for n, m in labels))
+    return times
+
+
 # === Inputs ===
 def parse_runs(text):
     runs = [r for r in text.split(",") if r]
@@ -285,21 +323,8 @@ class Study:
     def unigram(self):
         """The unigram predictor's loss on exactly the evaluated masked positions."""
         s = self.scale
-
-        def labels(pattern, batches=None):
-            data = pretrain_dataset(pattern, s.batch, s.seq, s.predictions, is_training=False)
-            ids, weights = [], []
-            for i, batch in enumerate(data):
-                if batches is not None and i >= batches:
-                    break
-                ids.append(batch["masked_lm_ids"].numpy())
-                weights.append(batch["masked_lm_weights"].numpy())
-            if batches is not None and len(ids) < batches:
-                raise StudyError(f"held-out data gives {len(ids)} full batches of {s.batch}; "
-                                 f"the evaluation needs {batches}.")
-            return np.concatenate(ids), np.concatenate(weights)
-
-        train, heldout = labels(self.data["train"]), labels(self.data["heldout"], s.eval_batches)
+        train = masked_labels(self.data["train"], s)
+        heldout = masked_labels(self.data["heldout"], s, s.eval_batches)
         loss = unigram_cross_entropy(*train, *heldout, self.vocab_size)
         self.log(f"unigram held-out loss {loss:.4f} ({int(heldout[1].sum())} masked positions)")
         return loss
@@ -374,7 +399,7 @@ class Study:
                 cached = json.load(f)
             if set(names) <= set(cached["step_seconds"]):
                 return cached
-        times, contenders = {}, {}
+        contenders = {}
         with tempfile.TemporaryDirectory() as directory:
             for name in names:
                 params = self.params(name, self.scale.steps)
@@ -389,24 +414,10 @@ class Study:
                 for mode in range(len(encoder.training_modes)):
                     label = (name, mode)
                     contenders[label] = (trainer, batch, int(np.argmax(index == mode)))
-                    times[label] = []
-            labels = list(contenders)
-            for trainer, batch, step in contenders.values():  # compiles every mode
-                trainer.optimizer.iterations.assign(step)
-                float(trainer.train_step(batch)["loss"])
             rounds, per_round = self.scale.bench_rounds, self.scale.bench_steps
             load = os.getloadavg()[0]
-            for r in range(rounds):
-                for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-                    trainer, batch, step = contenders[label]
-                    start = time.perf_counter()
-                    for _ in range(per_round):
-                        trainer.optimizer.iterations.assign(step)  # stays in this mode
-                        logs = trainer.train_step(batch)
-                    float(logs["loss"])  # waits for the last step
-                    times[label].append((time.perf_counter() - start) / per_round)
-                self.log(f"benchmark round {r + 1}/{rounds}: " + ", ".join(
-                    f"{n}{'' if m == 0 else f'[mode {m}]'} {1000 * times[(n, m)][-1]:.0f} ms" for n, m in labels))
+            times = time_training_modes(contenders, rounds, per_round, self.log)
+        labels = list(contenders)
         modes = {n: [statistics.median(times[(n, m)]) for m in range(1 + max(m for k, m in labels if k == n))]
                  for n in names}
         result = {"step_seconds": {n: v[0] for n, v in modes.items()}, "mode_seconds": modes,
@@ -441,70 +452,25 @@ class Study:
         return [self.args.seed + k for k in range(1, self.args.pretrain_seeds)] if any(
             r in SEEDED for r in self.runs) else []
 
-    def export(self, name):
-        preset = os.path.join(self.work, name, "export")
-        if not os.path.exists(os.path.join(preset, "config.json")):
-            self.run([self.py, "-m", "official_tokendrop.export", f"--model_dir={os.path.join(self.work, name)}",
-                      f"--output={preset}"], f"{name}_export.log")
-        return preset
-
-    def random_preset(self, seed):
-        """The baseline architecture, randomly initialised with `seed`, as a preset."""
-        preset = os.path.join(self.work, "no_pretraining", f"export_seed{seed}")
-        if os.path.exists(os.path.join(preset, "config.json")):
-            return preset
-        params = self.params("baseline", self.scale.steps, seed)
-        # The study's own record: this step runs here, not as a command.
-        with open(os.path.join(self.work, "commands.log"), "a") as f:
-            f.write(f"# {preset}: build_pretrainer(baseline task, seed {seed}) -> keras-hub preset\n")
-        keras.utils.set_random_seed(seed)  # initialisation of this model only
-        model = build_pretrainer(params.task)
-        to_keras_hub_masked_lm(model, params.task.vocab_file, params.task.train_data.seq_length
-                               ).save_to_preset(preset)
-        return preset
-
-    # --- fine-tuning ---
-    def task_slices(self, task):
-        s, paths, seen = self.scale, {}, None
-        for split, limit in (("train", s.finetune_examples), ("dev", s.finetune_eval_examples),
-                             ("test", s.finetune_eval_examples)):
-            paths[split] = os.path.join(self.work, "tasks", f"{task}.{split}.tsv")
-            os.makedirs(os.path.dirname(paths[split]), exist_ok=True)
-            with open(os.path.join(self.args.tasks_dir, f"{task}.{split}.tsv"), encoding="utf-8") as f:
-                lines = [line for line in f if line.strip()]
-            lines = [lines[i] for i in np.random.default_rng(0).permutation(len(lines))]
-            if seen is None:
-                lines = lines[:limit]
-                seen = {line.split("\t", 1)[0] for line in lines}
-            else:
-                # Classes absent from the training slice cannot be predicted;
-                # their few dev/test examples are left out.
-                lines = [line for line in lines if line.split("\t", 1)[0] in seen][:limit]
-            with open(paths[split], "w", encoding="utf-8") as g:
-                g.writelines(lines)
-        return paths
-
-    def finetune(self, arm, preset, task, paths, seed):
-        s = self.scale
-        result_file = os.path.join(self.work, "finetune", f"{arm}.{task}.seed{seed}.json")
-        os.makedirs(os.path.dirname(result_file), exist_ok=True)
-        if not os.path.exists(result_file):
-            self.run([self.py, "-m", "official_tokendrop.finetune", f"--preset={preset}",
-                      f"--train={paths['train']}", f"--validation={paths['dev']}", f"--test={paths['test']}",
-                      f"--output={result_file}.tmp", f"--epochs={s.finetune_epochs}",
-                      f"--learning_rate={s.finetune_learning_rate}", f"--sequence_length={min(TASKS[task], s.seq)}",
-                      f"--seed={seed}"], f"finetune_{arm}.{task}.seed{seed}.log")
-            os.replace(result_file + ".tmp", result_file)
-        with open(result_file) as f:
-            return json.load(f)
-
     # --- everything ---
     def __call__(self, files):
-        args, s = self.args, self.scale
         self.prepare_data(files)
-        self.dense_layers = closest_dense_layers(s, self.vocab_size)
+        self.dense_layers = closest_dense_layers(self.scale, self.vocab_size)
         unigram = self.unigram()
         bench = self.benchmark() if any(r in TRAINED for r in self.runs) else {"step_seconds": {}}
+        runs, extra_seeds = self.pretrain_arms(*self.step_budget(bench))
+        if "no_pretraining" in self.runs:
+            runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
+                                      "flops": 0, "final_heldout_loss": None, "seconds_to_baseline_loss": None,
+                                      "flops_to_baseline_loss": None, "layers": self.scale.layers, "keep_k": None}
+        FineTuning(self).rounds(unigram, runs, bench, extra_seeds)
+        if not self.tasks:
+            Report(self, unigram, runs, {}, bench).write()
+
+    def step_budget(self, bench):
+        """(steps of each arm, seconds per step of each of its training
+        modes): the equal-cost arms run token_drop's step-seconds."""
+        s = self.scale
         seconds = dict(bench["step_seconds"])
         mode_seconds = {n: bench.get("mode_seconds", {}).get(n, [t]) for n, t in seconds.items()}
         if "baseline" in seconds:
@@ -514,7 +480,12 @@ class Study:
         steps = {"baseline": s.steps, "token_drop": s.steps, **{v: s.steps for v in VARIANTS},
                  "baseline_equal_cost": round(td_cost / seconds["baseline"]) if td_cost else None,
                  "small_dense": round(td_cost / seconds["small_dense"]) if "small_dense" in seconds else None}
+        return steps, mode_seconds
 
+    def pretrain_arms(self, steps, mode_seconds):
+        """Pretrains every trained arm (and the further seeds of the main
+        two); returns (runs with their costs, the further seeds)."""
+        args, s = self.args, self.scale
         runs, self.costs = {}, {}
         for name in (r for r in self.runs if r in TRAINED):
             run = self.pretrain(name, steps[name], args.seed)
@@ -537,35 +508,96 @@ class Study:
                     if seed in run.get("other_seeds", {}):
                         reach_baseline(run["other_seeds"][seed], runs["baseline"]["other_seeds"][seed],
                                        self.costs[name], self.costs["baseline"])
+        return runs, extra_seeds
 
-        if "no_pretraining" in self.runs:
-            runs["no_pretraining"] = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0,
-                                      "flops": 0, "final_heldout_loss": None, "seconds_to_baseline_loss": None,
-                                      "flops_to_baseline_loss": None, "layers": s.layers, "keep_k": None}
-        # Fine-tuning in rounds, the experiment seed's models first (with the
-        # control), then each further pretraining seed's; a report after
-        # every task of every round, so a study stopped midway keeps its tables.
-        results = {}  # arm -> task -> pretraining seed -> [fine-tune results]
-        slices = {task: self.task_slices(task) for task in self.tasks}
-        for round_seed in ([args.seed] + extra_seeds) if self.tasks else []:
-            for task in self.tasks:
-                for arm in self.runs:
+
+class FineTuning:
+    """The fine-tuning stage of a study: task slices, presets (exported or
+    randomly initialised) and the fine-tunes, in rounds."""
+
+    def __init__(self, study):
+        self.study = study
+
+    def export(self, name):
+        """`name`'s model_dir as a keras-hub preset (exported once)."""
+        preset = os.path.join(self.study.work, name, "export")
+        if not os.path.exists(os.path.join(preset, "config.json")):
+            self.study.run([self.study.py, "-m", "official_tokendrop.export", f"--model_dir={os.path.join(self.study.work, name)}",
+                      f"--output={preset}"], f"{name}_export.log")
+        return preset
+
+    def random_preset(self, seed):
+        """The baseline architecture, randomly initialised with `seed`, as a preset."""
+        preset = os.path.join(self.study.work, "no_pretraining", f"export_seed{seed}")
+        if os.path.exists(os.path.join(preset, "config.json")):
+            return preset
+        params = self.study.params("baseline", self.study.scale.steps, seed)
+        # The study's own record: this step runs here, not as a command.
+        with open(os.path.join(self.study.work, "commands.log"), "a") as f:
+            f.write(f"# {preset}: build_pretrainer(baseline task, seed {seed}) -> keras-hub preset\n")
+        keras.utils.set_random_seed(seed)  # initialisation of this model only
+        model = build_pretrainer(params.task)
+        to_keras_hub_masked_lm(model, params.task.vocab_file, params.task.train_data.seq_length
+                               ).save_to_preset(preset)
+        return preset
+
+    def task_slices(self, task):
+        s, paths, seen = self.study.scale, {}, None
+        for split, limit in (("train", s.finetune_examples), ("dev", s.finetune_eval_examples),
+                             ("test", s.finetune_eval_examples)):
+            paths[split] = os.path.join(self.study.work, "tasks", f"{task}.{split}.tsv")
+            os.makedirs(os.path.dirname(paths[split]), exist_ok=True)
+            with open(os.path.join(self.study.args.tasks_dir, f"{task}.{split}.tsv"), encoding="utf-8") as f:
+                lines = [line for line in f if line.strip()]
+            lines = [lines[i] for i in np.random.default_rng(0).permutation(len(lines))]
+            if seen is None:
+                lines = lines[:limit]
+                seen = {line.split("\t", 1)[0] for line in lines}
+            else:
+                # Classes absent from the training slice cannot be predicted;
+                # their few dev/test examples are left out.
+                lines = [line for line in lines if line.split("\t", 1)[0] in seen][:limit]
+            with open(paths[split], "w", encoding="utf-8") as g:
+                g.writelines(lines)
+        return paths
+
+    def finetune(self, arm, preset, task, paths, seed):
+        s = self.study.scale
+        result_file = os.path.join(self.study.work, "finetune", f"{arm}.{task}.seed{seed}.json")
+        os.makedirs(os.path.dirname(result_file), exist_ok=True)
+        if not os.path.exists(result_file):
+            self.study.run([self.study.py, "-m", "official_tokendrop.finetune", f"--preset={preset}",
+                      f"--train={paths['train']}", f"--validation={paths['dev']}", f"--test={paths['test']}",
+                      f"--output={result_file}.tmp", f"--epochs={s.finetune_epochs}",
+                      f"--learning_rate={s.finetune_learning_rate}", f"--sequence_length={min(TASKS[task], s.seq)}",
+                      f"--seed={seed}"], f"finetune_{arm}.{task}.seed{seed}.log")
+            os.replace(result_file + ".tmp", result_file)
+        with open(result_file) as f:
+            return json.load(f)
+
+    def rounds(self, unigram, runs, bench, extra_seeds):
+        """Fine-tuning in rounds, the experiment seed's models first (with
+        the control), then each further pretraining seed's; a report after
+        every task of every round, so a study stopped midway keeps its tables."""
+        args, results = self.study.args, {}  # arm -> task -> pretraining seed -> [fine-tune results]
+        slices = {task: self.task_slices(task) for task in self.study.tasks}
+        for round_seed in ([args.seed] + extra_seeds) if self.study.tasks else []:
+            for task in self.study.tasks:
+                for arm in self.study.runs:
                     if arm == "no_pretraining" and round_seed == args.seed:
                         got = {str(seed): [self.finetune(arm, self.random_preset(seed), task, slices[task], seed)]
                                for seed in range(args.control_seeds)}
                     elif arm != "no_pretraining" and (round_seed == args.seed or arm in SEEDED):
-                        label = self.run_name(arm, round_seed)
+                        label = self.study.run_name(arm, round_seed)
                         got = {str(round_seed): [self.finetune(label, self.export(label), task, slices[task], f)
                                                  for f in range(args.finetune_seeds)]}
                     else:
                         continue
                     results.setdefault(arm, {}).setdefault(task, {}).update(got)
                     scores = [r["test"]["accuracy"] for r in sum(got.values(), [])]
-                    self.log(f"fine-tuned {arm} (pretraining seed {round_seed}) on {task}: "
+                    self.study.log(f"fine-tuned {arm} (pretraining seed {round_seed}) on {task}: "
                              f"{np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)} fine-tunes)")
-                Report(self, unigram, runs, finetune_summary(results), bench).write()
-        if not self.tasks:
-            Report(self, unigram, runs, {}, bench).write()
+                Report(self.study, unigram, runs, finetune_summary(results), bench).write()
 
 
 def finetune_summary(results):
@@ -644,8 +676,6 @@ def reach_baseline(run, baseline, cost, baseline_cost):
 
 def eval_curve(model_dir):
     """[(step, held-out mlm_loss, mlm_accuracy)] of every evaluation in `model_dir`."""
-    import tensorflow as tf
-
     points = {}
     for path in tf.io.gfile.glob(os.path.join(model_dir, "eval", "events.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
@@ -765,6 +795,24 @@ class Report:
                  "step-s to baseline loss | TFLOPs to baseline loss |"
                  + "".join(f" {task} |" for task in tasks),
                  "| --- " * (10 + len(tasks)) + "|"]
+        lines += self.table_rows(tasks)
+        lines += ["", "Fine-tuned accuracy per row: mean ± spread (number of fine-tunes) of that pretraining "
+                  "seed; the goals pool every pretraining seed of an arm.",
+                  "", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
+        lines += self.details(summary, tasks)
+        b = self.bench
+        if b.get("rounds"):
+            lines += ["", f"Step-seconds: medians of {len(next(iter(b['rounds'].values())))} interleaved rounds of "
+                      f"{b['steps_per_round']} steps on one resident batch (load average {b['load_before']:.2f} "
+                      f"before, {b['load_after']:.2f} after). baseline_equal_cost and small_dense run for the "
+                      "steps whose step-seconds equal token_drop's."]
+        lines += ["", "Every number: results.json. Commands: commands.txt. Plots: "
+                  "heldout_loss_vs_step_seconds.png, heldout_loss_vs_flops.png.", ""]
+        return "\n".join(lines)
+
+    def table_rows(self, tasks):
+        """The results table's rows: one per arm and pretraining seed."""
+        st, lines = self.study, []
         for arm, run in self.runs.items():
             for seed, one in self.seeds_of(arm) if "curve" in run else [(str(st.args.seed), run)]:
                 loss = one.get("final_heldout_loss")
@@ -783,10 +831,12 @@ class Report:
                     cells.append("-" if not scores else
                                  f"{np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)})")
                 lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Fine-tuned accuracy per row: mean ± spread (number of fine-tunes) of that pretraining "
-                  "seed; the goals pool every pretraining seed of an arm.",
-                  "", "Against the goals:"] + self.goals(summary) + ["", "Details:"]
-        ratios = summary["to_baseline_loss_vs_baseline_by_seed"]
+        return lines
+
+    def details(self, summary, tasks):
+        """The details: each arm against its seed's baseline, the
+        pretraining benefits and the majority class."""
+        lines, ratios = [], summary["to_baseline_loss_vs_baseline_by_seed"]
         for arm in ("token_drop", "baseline_equal_cost", "small_dense", *VARIANTS):
             for seed, one in self.seeds_of(arm) if arm in self.runs else []:
                 r = ratios.get(arm, {}).get(seed)
@@ -810,15 +860,7 @@ class Report:
             any_arm = next(iter(self.finetune.values()))
             lines.append("- majority class: " + ", ".join(
                 f"{task} {any_arm[task]['majority_baseline']:.3f}" for task in tasks if task in any_arm))
-        b = self.bench
-        if b.get("rounds"):
-            lines += ["", f"Step-seconds: medians of {len(next(iter(b['rounds'].values())))} interleaved rounds of "
-                      f"{b['steps_per_round']} steps on one resident batch (load average {b['load_before']:.2f} "
-                      f"before, {b['load_after']:.2f} after). baseline_equal_cost and small_dense run for the "
-                      "steps whose step-seconds equal token_drop's."]
-        lines += ["", "Every number: results.json. Commands: commands.txt. Plots: "
-                  "heldout_loss_vs_step_seconds.png, heldout_loss_vs_flops.png.", ""]
-        return "\n".join(lines)
+        return lines
 
 
     def goals(self, summary):
