@@ -420,3 +420,31 @@ def test_other_tokens_differing_are_reported(masked_lm_preset, tmp_path):
     report = initialize_from(_target(), masked_lm_preset,
                              vocab_file=_write_vocab(tmp_path / "domain.txt", renamed))
     assert "2 tokens of task.vocab_file differ" in report.line()
+
+
+@pytest.mark.parametrize("config,match", [
+    ({"registered_name": "keras_hub>RobertaBackbone", "config": {}}, "not a BERT"),
+    ({"model_type": "roberta"}, "not a BERT"),
+    ({**BERT_CONFIG, "model_type": "bert", "hidden_act": "relu"}, "hidden_act='relu'"),
+])
+def test_other_models_are_refused(tmp_path, config, match):
+    with open(tmp_path / "config.json", "w") as f:
+        json.dump(config, f)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    _refused(DataError, _target(), str(tmp_path), match)
+
+
+def test_checkpoint_of_a_trained_pretrainer(tmp_path, features):
+    """As the trainer saves it: compiled (metrics, optimizer slots) and
+    stepped, with the next-sentence head; the importance table has moved."""
+    trained = _target(next_sentence=True, token_selection="frequency")
+    trained.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    labelled = {**features, "next_sentence_labels": np.ones([len(features["input_mask"])], np.int32)}
+    trained.fit(tf.data.Dataset.from_tensors(labelled).repeat(2), verbose=0)
+    tf.train.Checkpoint(model=trained, optimizer=trained.optimizer).save(str(tmp_path / "ckpt"))
+    target = _target(next_sentence=True)
+    report = initialize_from(target, str(tmp_path))
+    for ours, theirs in zip(_ours(target, labelled), _ours(trained, labelled)):
+        _assert_close(ours, theirs)
+    _assert_close(target(labelled, training=False)["next_sentence"], trained(labelled, training=False)["next_sentence"])
+    assert report.initialized == len(target.weights) - 1

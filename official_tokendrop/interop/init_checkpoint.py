@@ -191,6 +191,18 @@ def check_fits(architecture, encoder, source):
         raise ConfigurationError(f"init_checkpoint {source} does not fit the model: {'; '.join(differ)}.")
 
 
+def _head_variables(head):
+    """A keras-hub `MaskedLMHead`'s own variables (ours is one) by the keys
+    of `_MLM_HEAD`; the output projection is the tied token embedding."""
+    return {"dense_kernel": head._intermediate_dense.kernel, "dense_bias": head._intermediate_dense.bias,
+            "norm_gamma": head._intermediate_layer_norm.gamma, "norm_beta": head._intermediate_layer_norm.beta,
+            "bias": head._bias}
+
+
+def _head_arrays_of(head):
+    return {k: np.asarray(v) for k, v in _head_variables(head).items()}
+
+
 # === Reading sources ===
 def _read_json(path):
     try:
@@ -221,11 +233,7 @@ def _keras_hub_preset(path, config):
         if not has_head:
             return keras_hub.models.BertBackbone.from_preset(path), None, None
         masked_lm = keras_hub.models.BertMaskedLM.from_preset(path, preprocessor=None)
-        head = masked_lm.get_layer("mlm_head")
-        arrays = {"dense_kernel": head._intermediate_dense.kernel, "dense_bias": head._intermediate_dense.bias,
-                  "norm_gamma": head._intermediate_layer_norm.gamma,
-                  "norm_beta": head._intermediate_layer_norm.beta, "bias": head._bias}
-        return masked_lm.backbone, {k: np.asarray(v) for k, v in arrays.items()}, None
+        return masked_lm.backbone, _head_arrays_of(masked_lm.get_layer("mlm_head")), None
 
     source.load = load
     return source
@@ -417,46 +425,56 @@ def _google_checkpoint(prefix):
                         _file_if(os.path.join(directory, "vocab.txt")), lambda: _GoogleTensors(prefix))
 
 
-def _model_paths(prefix):
-    """{path under the checkpoint's `model` node: checkpoint key} of our
-    checkpoint at `prefix`, or None when it has no `model` node."""
+def _model_shapes(prefix):
+    """`shape(path)`: the shape of the variable at `path` (e.g.
+    "encoder/token_embedding/_embeddings") under the `model` node of our
+    checkpoint at `prefix`, None where there is none; or None when the
+    checkpoint has no `model` node. Paths are followed by name, so which
+    other objects (the optimizer) also reach a variable does not matter."""
     import tensorflow as tf
     from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+    reader = tf.train.load_checkpoint(prefix)
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
-    models = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
-    if not models:
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    shapes = reader.get_variable_to_shape_map()
+
+    def node(parent, name):
+        return next((c.node_id for c in graph.nodes[parent].children if c.local_name == name), None)
+
+    model = node(0, "model")
+    if model is None:
         return None
-    # Breadth first from the model node: each variable under its shortest
-    # path there (the optimizer reaches the same variables by other names).
-    paths, queue = {models[0]: ""}, [models[0]]
-    for node in queue:
-        for child in graph.nodes[node].children:
-            if child.node_id not in paths:
-                paths[child.node_id] = f"{paths[node]}/{child.local_name}".lstrip("/")
-                queue.append(child.node_id)
-    return {paths[n]: a.checkpoint_key for n in paths for a in graph.nodes[n].attributes
-            if a.name == "VARIABLE_VALUE"}
+
+    def shape(path):
+        current = model
+        for name in path.split("/"):
+            current = node(current, name)
+            if current is None:
+                return None
+        keys = [a.checkpoint_key for a in graph.nodes[current].attributes if a.name == "VARIABLE_VALUE"]
+        return shapes.get(keys[0]) if keys else None
+
+    return shape
 
 
 def _our_checkpoint(prefix):
     import tensorflow as tf
 
-    paths = _model_paths(prefix)
-    if paths is None:
+    stored = _model_shapes(prefix)
+    if stored is None:
         raise DataError(f"init_checkpoint {prefix} is a TensorFlow checkpoint but neither Google's BERT "
                         "(bert/...) nor this project's (model/...).")
-    shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
 
     def shape(path):
-        if path not in paths:
+        found = stored(path)
+        if found is None:
             raise DataError(f"init_checkpoint {prefix} lacks model/{path}; is it a BertPretrainer checkpoint?")
-        return shapes[paths[path]]
+        return found
 
     vocab_size, hidden_size = shape("encoder/token_embedding/_embeddings")
     num_layers = 0
-    while f"encoder/transformer_layer_{num_layers}/intermediate_dense/bias" in paths:
+    while stored(f"encoder/transformer_layer_{num_layers}/intermediate_dense/bias") is not None:
         num_layers += 1
     architecture = {
         "vocab_size": vocab_size, "hidden_size": hidden_size, "num_layers": num_layers,
@@ -465,7 +483,7 @@ def _our_checkpoint(prefix):
         "max_sequence_length": shape("encoder/position_embedding/position_embeddings")[0],
         "type_vocab_size": shape("encoder/segment_embedding/_embeddings")[0],
     }
-    next_sentence = any(p.startswith("next_sentence_head/") for p in paths)
+    next_sentence = stored("next_sentence_head/bias") is not None
     source = _Source(prefix, OURS, architecture, _our_vocabulary(prefix))
 
     def load():
@@ -482,15 +500,11 @@ def _our_checkpoint(prefix):
         except AssertionError as error:
             raise DataError(f"init_checkpoint {prefix} does not hold a whole BertPretrainer: "
                             f"{str(error).splitlines()[0][:300]}") from None
-        head = pretrainer.masked_lm_head
-        arrays = {"dense_kernel": head._intermediate_dense.kernel, "dense_bias": head._intermediate_dense.bias,
-                  "norm_gamma": head._intermediate_layer_norm.gamma,
-                  "norm_beta": head._intermediate_layer_norm.beta, "bias": head._bias}
         nsp = None
         if next_sentence:
             dense = pretrainer.next_sentence_head
             nsp = {"kernel": np.asarray(dense.kernel), "bias": np.asarray(dense.bias)}
-        return to_keras_hub(pretrainer.encoder), {k: np.asarray(v) for k, v in arrays.items()}, nsp
+        return to_keras_hub(pretrainer.encoder), _head_arrays_of(pretrainer.masked_lm_head), nsp
 
     source.load = load
     return source
@@ -589,10 +603,7 @@ def check_vocabulary(vocab_file, source_vocabulary, source):
 
 # === The entry point ===
 def _head_plan(head, arrays):
-    variables = {"dense_kernel": head._intermediate_dense.kernel, "dense_bias": head._intermediate_dense.bias,
-                 "norm_gamma": head._intermediate_layer_norm.gamma,
-                 "norm_beta": head._intermediate_layer_norm.beta, "bias": head._bias}
-    return [(variables[k], arrays[k]) for k in variables]
+    return [(variable, arrays[k]) for k, variable in _head_variables(head).items()]
 
 
 def initialize_from(pretrainer, source, vocab_file=None):
