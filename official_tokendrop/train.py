@@ -27,9 +27,11 @@ from official.core import train_utils  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.core import checkpoints, experiment_configs  # noqa: E402
+from official_tokendrop.core.experiment_configs import encoder_arguments  # noqa: E402
 from official_tokendrop.core.runner import MODES, Runner  # noqa: E402
 from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
 from official_tokendrop.errors import ConfigurationError  # noqa: E402
+from official_tokendrop.interop.init_checkpoint import check_source  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -64,6 +66,13 @@ def check_trainer_config(trainer):
         value = getattr(trainer, key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigurationError(f"trainer.{key} must be an integer; got {value!r}.")
+
+
+def check_init_checkpoint(task, model_dir):
+    """Refuses a `task.init_checkpoint` that does not fit the model before
+    anything is written; a model_dir with checkpoints resumes instead."""
+    if task.init_checkpoint and not checkpoints.candidates(model_dir):
+        check_source(task.init_checkpoint, encoder_arguments(task), task.vocab_file or None)
 
 
 def strategy_for(runtime):
@@ -104,6 +113,7 @@ def run(params, model_dir, mode, strategy=None):
     if mode not in MODES:
         raise ConfigurationError(f"--mode must be one of {MODES}; got {mode!r}.")
     check_trainer_config(params.trainer)
+    check_init_checkpoint(params.task, model_dir)
     _check_writable(model_dir)
     if params.task.sample_data:
         prepare_sample_data(params, model_dir)

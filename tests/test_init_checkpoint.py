@@ -448,3 +448,50 @@ def test_checkpoint_of_a_trained_pretrainer(tmp_path, features):
         _assert_close(ours, theirs)
     _assert_close(target(labelled, training=False)["next_sentence"], trained(labelled, training=False)["next_sentence"])
     assert report.initialized == len(target.weights) - 1
+
+
+# === Through the trainer: `task.init_checkpoint` of an experiment ===
+def test_run_starts_from_init_checkpoint_and_a_resume_wins(exported, demo_data, tmp_path, capsys):
+    from conftest import runner, tiny_params
+
+    preset, source, features = exported
+    params = tiny_params(demo_data)
+    params.override({"task": {"init_checkpoint": preset}})
+    fresh = runner(params, str(tmp_path / "run"))
+    assert fresh.restore() is None
+    assert fresh.step == 0
+    line = capsys.readouterr().err
+    assert f"init_checkpoint {preset} (keras-hub preset): initialized " in line
+    expected, got = _ours(source, features), _ours(fresh.model, features)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+
+    # A model_dir that holds a checkpoint resumes from it; the source is not applied again.
+    resumed_dir = str(tmp_path / "resumed")
+    first = runner(tiny_params(demo_data), resumed_dir)
+    first.restore()
+    first.manager.save(check_interval=False)
+    weights = [w.numpy() for w in first.model.encoder.weights]
+    resumed = runner(params, resumed_dir)
+    assert resumed.restore() is not None
+    assert "task.init_checkpoint " + preset + " is not applied again" in capsys.readouterr().err
+    for a, b in zip(weights, resumed.model.encoder.weights):
+        np.testing.assert_array_equal(b.numpy(), a)
+
+
+def test_unfit_init_checkpoint_is_refused_before_model_dir_is_written(exported, demo_data, tmp_path):
+    from conftest import tiny_params
+    from official_tokendrop import train
+
+    preset = exported[0]
+    for source, error, message in [
+        (str(tmp_path / "nowhere"), MissingFileError, "does not exist"),
+        (preset, ConfigurationError, "task.model.encoder.any.hidden_size=48 but the source has 32"),
+    ]:
+        params = tiny_params(demo_data)
+        params.override({"task": {"init_checkpoint": source,
+                                  "model": {"encoder": {"any": {"hidden_size": 48}}}}})
+        model_dir = tmp_path / "refused"
+        with pytest.raises(error, match=message):
+            train.run(params, str(model_dir), "train")
+        assert not model_dir.exists()

@@ -19,6 +19,7 @@ from official_tokendrop.core.task import PretrainingTask
 from official_tokendrop.core.trainable import PretrainingTrainable
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.errors import DataError, MissingFileError, RunError
+from official_tokendrop.interop.init_checkpoint import initialize_from
 from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm
 from official_tokendrop.models.flops import encoder_run_flops
 from official_tokendrop.utils.progress import Eta, format_duration
@@ -135,18 +136,21 @@ class Runner:
         path = checkpoints.restore_newest_intact(
             self.trainable.checkpoint, self.model_dir, self.model, "the configured model"
         )
+        source = self.task.config.init_checkpoint
         if path:
             log(f"restored {path} at step {self.step}")
-        else:
-            self.initialize_weights()
+            if source:  # as in Model Garden: a resumed run never starts over from the source
+                log(f"resuming from {path}: task.init_checkpoint {source} is not applied again")
+        elif source:
+            self.initialize_weights(source)
         self.restored = path
         return path
 
-    def initialize_weights(self):
-        """The hook for a run that restored no checkpoint, before step 0:
-        where the pretrainer's weights would be initialised from
-        `task.init_checkpoint`. Nothing to do yet: the model keeps its
-        fresh initialisation."""
+    def initialize_weights(self, source):
+        """Before step 0 of a run that restored no checkpoint: the
+        encoder's (and the heads') weights from `source`
+        (`task.init_checkpoint`; see `interop.init_checkpoint`)."""
+        log(initialize_from(self.model, source, self.task.config.vocab_file or None).line())
 
     # === The modes ===
     def run(self, mode):

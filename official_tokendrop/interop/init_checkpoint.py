@@ -55,9 +55,19 @@ import json
 import os
 import re
 
+import keras_hub
 import numpy as np
+import tensorflow as tf
+import yaml
+from keras_hub.src.utils.transformers import convert_bert  # keras-hub's own transformers BERT reader
+from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+from official_tokendrop.core import checkpoints
+from official_tokendrop.core.experiment_configs import encoder_key
+from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError
+from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
 from official_tokendrop.interop.keras_hub import _SHARED_LAYERS, to_keras_hub
 
 KERAS_HUB, TRANSFORMERS, GOOGLE, OURS = (
@@ -173,20 +183,25 @@ def from_keras_hub(backbone, encoder, include_pooler=True):
     table is not a BERT weight and is left as it is. `include_pooler=False`
     leaves the pooler as it is.
     """
-    check_fits(_backbone_architecture(backbone), encoder, backbone.name)
+    check_fits(_backbone_architecture(backbone), architecture_of(encoder), backbone.name)
     plan = _encoder_plan(backbone, encoder, include_pooler)
     _check_plan(plan, backbone.name)
     _apply(plan)
     return len(plan)
 
 
-def check_fits(architecture, encoder, source):
-    """Raises one `ConfigurationError` naming every architecture value of
-    `source` that differs from `encoder`'s, by our experiment key."""
-    from official_tokendrop.core.experiment_configs import encoder_key
+def architecture_of(encoder):
+    """The architecture values (encoder argument names) of a built encoder."""
+    return {k: getattr(encoder, k) for k in _ARCHITECTURE}
 
-    differ = [f"{encoder_key(k)}={getattr(encoder, k)} but the source has {architecture[k]}"
-              for k in _ARCHITECTURE if architecture[k] != getattr(encoder, k)]
+
+def check_fits(architecture, ours, source):
+    """Raises one `ConfigurationError` naming every architecture value of
+    `source` that differs from `ours` (encoder arguments), by our
+    experiment key."""
+
+    differ = [f"{encoder_key(k)}={ours[k]} but the source has {architecture[k]}"
+              for k in _ARCHITECTURE if architecture[k] != ours[k]]
     if differ:
         raise ConfigurationError(f"init_checkpoint {source} does not fit the model: {'; '.join(differ)}.")
 
@@ -217,7 +232,6 @@ def _file_if(path):
 
 
 def _keras_hub_preset(path, config):
-    import keras_hub
 
     if config.get("registered_name") != "keras_hub>BertBackbone":
         raise DataError(f"{path} is a keras-hub preset of {config.get('registered_name')}, not a BERT "
@@ -310,9 +324,7 @@ def _bert_config(path, config, format, vocabulary, get_tensor_factory):
                             "form: outputs differ slightly")
 
     def load():
-        import keras_hub
-        from keras_hub.src.utils.transformers import convert_bert
-
+    
         backbone = keras_hub.models.BertBackbone(
             **convert_bert.convert_backbone_config(config), num_segments=architecture["type_vocab_size"],
             dropout=0.0)
@@ -331,7 +343,6 @@ class _Safetensors:
     """keras-hub's safetensors reader as a context giving `get_tensor`."""
 
     def __init__(self, path):
-        from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
         self.loader = SafetensorLoader(path)
 
@@ -383,7 +394,6 @@ class _GoogleTensors:
     converter matches both `bert.`-prefixed and bare names)."""
 
     def __init__(self, prefix):
-        import tensorflow as tf
 
         self.reader = tf.train.load_checkpoint(prefix)
         self.names = {}
@@ -406,7 +416,6 @@ class _GoogleTensors:
 
 
 def _variable_names(prefix):
-    import tensorflow as tf
 
     try:
         return tf.train.list_variables(prefix)
@@ -431,8 +440,6 @@ def _model_shapes(prefix):
     checkpoint at `prefix`, None where there is none; or None when the
     checkpoint has no `model` node. Paths are followed by name, so which
     other objects (the optimizer) also reach a variable does not matter."""
-    import tensorflow as tf
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
 
     reader = tf.train.load_checkpoint(prefix)
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
@@ -459,7 +466,6 @@ def _model_shapes(prefix):
 
 
 def _our_checkpoint(prefix):
-    import tensorflow as tf
 
     stored = _model_shapes(prefix)
     if stored is None:
@@ -487,7 +493,6 @@ def _our_checkpoint(prefix):
     source = _Source(prefix, OURS, architecture, _our_vocabulary(prefix))
 
     def load():
-        from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
 
         # A plain BERT of the source's shapes: no importance or frequency
         # table to take over, no optimizer or step to restore.
@@ -515,7 +520,6 @@ def _our_vocabulary(prefix):
     params = os.path.join(os.path.dirname(prefix), "params.yaml")
     if not os.path.isfile(params):
         return None
-    import yaml
 
     try:
         with open(params, encoding="utf-8") as f:
@@ -535,9 +539,7 @@ def _checkpoint_prefix(prefix):
 def read_source(path):
     """Recognises `path` and reads its architecture and vocabulary (no
     weights yet); raises a one-line project error otherwise."""
-    import tensorflow as tf
 
-    from official_tokendrop.core import checkpoints
 
     path = str(path).rstrip("/") or "/"
     for suffix in (".index", ".data-00000-of-00001"):
@@ -573,7 +575,6 @@ def read_source(path):
 
 # === Vocabulary ===
 def _tokens(path):
-    import tensorflow as tf
 
     with tf.io.gfile.GFile(path, "rb") as f:
         return [t for t in (line.strip() for line in f.read().decode("utf-8").splitlines()) if t]
@@ -583,7 +584,6 @@ def check_vocabulary(vocab_file, source_vocabulary, source):
     """Refuses `vocab_file` (task.vocab_file) when its size or special-token
     ids differ from the source's vocabulary; returns how many other tokens
     differ."""
-    from official_tokendrop.data.vocabulary import load_vocabulary
 
     ours = load_vocabulary(vocab_file).tokens
     theirs = _tokens(source_vocabulary)
@@ -606,6 +606,24 @@ def _head_plan(head, arrays):
     return [(variable, arrays[k]) for k, variable in _head_variables(head).items()]
 
 
+def check_source(source, architecture, vocab_file=None):
+    """Recognises `source` and checks it against our encoder's
+    `architecture` (its argument names) and `vocab_file`, reading no
+    weights; returns (the source, notes for the report). The trainer calls
+    this before it writes anything."""
+    found = read_source(source)
+    check_fits(found.architecture, architecture, found.path)
+    notes = list(found.notes)
+    if vocab_file:
+        if found.vocabulary:
+            other = check_vocabulary(vocab_file, found.vocabulary, found.path)
+            if other:
+                notes.append(f"{other} tokens of task.vocab_file differ from the source's vocabulary")
+        else:
+            notes.append("vocabulary not checked (the source ships none)")
+    return found, notes
+
+
 def initialize_from(pretrainer, source, vocab_file=None):
     """Initializes `pretrainer`'s (a built `BertPretrainer`) encoder, and
     its heads where the source has them, from `source` (see the module
@@ -617,17 +635,8 @@ def initialize_from(pretrainer, source, vocab_file=None):
     `MissingFileError`. The optimizer, the step and the token importance
     (or frequency) table are never touched.
     """
-    found = read_source(source)
     encoder = pretrainer.encoder
-    check_fits(found.architecture, encoder, found.path)
-    notes = list(found.notes)
-    if vocab_file:
-        if found.vocabulary:
-            other = check_vocabulary(vocab_file, found.vocabulary, found.path)
-            if other:
-                notes.append(f"{other} tokens of task.vocab_file differ from the source's vocabulary")
-        else:
-            notes.append("vocabulary not checked (the source ships none)")
+    found, notes = check_source(source, architecture_of(encoder), vocab_file)
     backbone, head, nsp = found.load()
     plan = _encoder_plan(backbone, encoder, include_pooler=found.has_pooler)
     fresh = []
