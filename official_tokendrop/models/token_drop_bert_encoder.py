@@ -220,7 +220,7 @@ class TokenDropBertEncoder(keras.Model):
                  token_keep_k_schedule=(), token_full_step_every=0, token_consistency_weight=0.0,
                  dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
-        arguments = locals()
+        arguments = locals()  # every constructor argument by name
         config = {key: arguments[key] for key in _CONFIG_KEYS}
         config.update(token_allow_list=tuple(token_allow_list), token_deny_list=tuple(token_deny_list))
         schedule = _checked_arguments(config)
