@@ -623,25 +623,26 @@ class ArmCost:
         self.encoder, self.mode_seconds = encoder, list(mode_seconds)
         self.seq, self.predictions, self.batch = seq, predictions, batch
 
-    def _split(self, step):
+    def _run_cost(self, step, steps_cost):
+        """`steps_cost(first, last)` of the steps `[0, step)`, the last one
+        possibly a fraction of a step."""
         whole = int(math.floor(step))
-        return whole, step - whole
+        part = step - whole
+        total = steps_cost(0, whole)
+        return total + part * steps_cost(whole, whole + 1) if part else total
 
     def seconds(self, step):
-        whole, part = self._split(step)
-        counts = self.encoder.training_mode_counts(0, whole)
-        total = sum(int(n) * t for n, t in zip(counts, self.mode_seconds))
-        return total + part * self.mode_seconds[int(self.encoder.training_mode_index(whole))]
+        schedule = self.encoder.schedule
+        return self._run_cost(step, lambda first, last: schedule.run_cost(
+            first, last, lambda index: self.mode_seconds[index]))
 
     def flops(self, step):
+        # Imported here, as the module's other TensorFlow users: the study
+        # process sets TensorFlow's log level before anything loads it.
         from official_tokendrop.models.flops import encoder_run_flops
 
-        whole, part = self._split(step)
-        run = encoder_run_flops(self.encoder, self.seq, self.predictions, self.batch, 0, whole)
-        if not part:
-            return run
-        after = encoder_run_flops(self.encoder, self.seq, self.predictions, self.batch, whole, whole + 1)
-        return run + part * after
+        return self._run_cost(step, lambda first, last: encoder_run_flops(
+            self.encoder, self.seq, self.predictions, self.batch, first, last))
 
     def totals(self, steps):
         """The run's train_seconds and flops, and their means per step."""

@@ -194,12 +194,12 @@ def test_out_of_range_ids_poison_compiled_outputs(encoder):
 
 def test_encoder_reports_its_drop_schedule_and_kept_tokens():
     encoder = tiny_encoder(token_random_keep_k=2)  # 4 layers, keep 6 + 2 random of 16
-    assert encoder.drop_layers == (1, 2)
-    assert encoder.num_kept == 8 and encoder.kept_fraction(SEQ) == 0.5
+    assert encoder.schedule.drop_layers == (1, 2)
+    assert encoder.schedule.num_kept == 8 and encoder.kept_fraction(SEQ) == 0.5
     twelve = tiny_encoder(num_layers=12, token_random_keep_k=0)
-    assert twelve.drop_layers == (5, 6, 7, 8, 9, 10)
+    assert twelve.schedule.drop_layers == (5, 6, 7, 8, 9, 10)
     dense = tiny_encoder(token_keep_k=None)
-    assert dense.drop_layers == () and dense.num_kept is None and dense.kept_fraction(SEQ) == 1.0
+    assert dense.schedule.drop_layers == () and dense.schedule.num_kept is None and dense.kept_fraction(SEQ) == 1.0
     dense.record_mlm_losses(np.array([[7]]), np.array([[2.0]]), np.array([[1.0]]))  # nothing to move
 
 

@@ -27,6 +27,6 @@ def test_paper_small_preset_ratio():
 
 def test_encoder_helper_reads_the_schedule():
     encoder = tiny_encoder()  # 4 layers, hidden 16, inner 32, keep 6, layers 1..2
-    got = encoder_step_flops(encoder, 16, 4, batch_size=2, kept=encoder.num_kept)
+    got = encoder_step_flops(encoder, 16, 4, batch_size=2, kept=encoder.schedule.num_kept)
     assert got == step_flops(16, 4, 32, 16, 64, 4, 2, keep_k=6, first_drop_layer=1, last_drop_layer=2)
     assert encoder_step_flops(encoder, 16, 4) == step_flops(16, 4, 32, 16, 64, 4)

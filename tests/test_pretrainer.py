@@ -166,8 +166,8 @@ def test_adam_second_moment_of_embeddings_squares_summed_gradients():
     segment = model.encoder.segment_embedding.embeddings
     with tf.GradientTape() as tape:
         outputs = model(features, training=True)
-        loss, _ = model._pretraining_losses(
-            features, outputs, model._global_weight_total(features)
+        loss, _ = model.pretraining_losses(
+            features, outputs, model.global_weight_total(features)
         )
     gradient = tf.convert_to_tensor(tape.gradient(loss, segment)).numpy()
     model.train_on_batch(features)

@@ -128,7 +128,7 @@ def test_consistency_loss_is_the_weighted_kl_of_full_and_dropped():
     ids = FEATURES["masked_lm_ids"]
     mlm = -np.take_along_axis(log_softmax(full), ids[..., None], -1)[..., 0]
     expected = (mlm * weights).sum() / weights.sum() + 0.5 * (kl * weights).sum() / weights.sum()
-    loss, _ = model._pretraining_losses(FEATURES, outputs, weights.sum())
+    loss, _ = model.pretraining_losses(FEATURES, outputs, weights.sum())
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert (kl * weights).sum() > 0
 
@@ -137,7 +137,7 @@ def test_stage_boundaries_and_full_steps_land_on_their_steps():
     encoder = tiny_encoder(token_keep_k=4, token_keep_k_schedule=((3, 8), (5, 12)), token_full_step_every=4)
     assert encoder.training_modes == ((4, False), (4, True), (8, False), (8, True), (12, False), (12, True))
     # 0-based steps; every 4th step (3, 7, ...) runs full.
-    assert [encoder.kept_at(s) for s in range(9)] == [4, 4, 4, None, 8, 12, 12, None, 12]
+    assert [encoder.schedule.kept_at(s) for s in range(9)] == [4, 4, 4, None, 8, 12, 12, None, 12]
     assert encoder.kept_fraction(SEQ, 0, 4) == pytest.approx((4 + 4 + 4 + 16) / 64)
 
 
@@ -173,7 +173,7 @@ def test_schedule_run_killed_mid_stage_resumes_in_that_stage(demo_data, tmp_path
     trainer = runner(_schedule_params(demo_data, 15), resumed)
     trainer.restore()
     encoder = trainer.model.encoder
-    assert trainer.step == 10 and encoder.kept_at(trainer.step) == 12
+    assert trainer.step == 10 and encoder.schedule.kept_at(trainer.step) == 12
     table = "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE"
     np.testing.assert_array_equal(encoder.token_importance.table.numpy(),
                                   tf.train.load_variable(os.path.join(resumed, "ckpt-10"), table))

@@ -16,12 +16,22 @@ import argparse
 import glob
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from official_tokendrop.data import create_pretraining_data as cpd  # noqa: E402
+from official_tokendrop.data.pretrain_dataloader import pretrain_dataset  # noqa: E402
+from official_tokendrop.data.vocabulary import load_vocabulary  # noqa: E402
+from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder  # noqa: E402
 
 
 def _sample_text(patterns, max_lines, path):
@@ -51,12 +61,10 @@ def _timed(command):
 
 
 def _count_records(pattern):
-    import tensorflow as tf
-
     return sum(1 for f in glob.glob(pattern) for _ in tf.data.TFRecordDataset(f))
 
 
-def main():
+def _arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input_files", default="../shared/data/corpus/*.txt")
     parser.add_argument("--max_lines", type=int, default=120000)
@@ -65,24 +73,12 @@ def main():
     parser.add_argument("--max_predictions_per_seq", type=int, default=20)
     parser.add_argument("--read_batches", type=int, default=200)
     parser.add_argument("--train_steps", type=int, default=20)
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    work = tempfile.mkdtemp(prefix="data_bench_")
-    text = os.path.join(work, "text.txt")
-    files = _sample_text(args.input_files, args.max_lines, text)
-    print(f"corpus: {args.max_lines} lines from {len(files)} file(s) -> {text}")
-    vocab = args.vocab_file
-    if vocab is None:
-        vocab = os.path.join(work, "vocab.txt")
-        subprocess.run(
-            [sys.executable, "-m", "official_tokendrop.data.vocabulary",
-             f"--input_files={text}", "--vocab_size=8000", "--max_lines=20000",
-             f"--output_file={vocab}"],
-            env=ENV, check=True, capture_output=True,
-        )
-    common = [f"--vocab_file={vocab}", f"--max_predictions_per_seq={args.max_predictions_per_seq}",
-              "--dupe_factor=1", "--masked_lm_prob=0.15", "--random_seed=1"]
 
+def _compare_conversions(text, vocab, work, common, args):
+    """Prints ours vs Model Garden's conversion rate, in this process and
+    as programs."""
     # Same settings as Model Garden's converter: sentence pairs with
     # next-sentence labels, no packing, token-level masking, v1 names.
     ours_flags = [f"--input_files={text}", f"--seq_length={args.seq_length}",
@@ -109,6 +105,27 @@ def main():
     for name, ours, theirs, n_ours, n_theirs in rows:
         print(f"{name:<32}{ours:>10.0f}{theirs:>11.0f}{ours / theirs:>7.1f}x{n_ours:>11}/{n_theirs}")
 
+
+def main():
+    args = _arguments()
+    work = tempfile.mkdtemp(prefix="data_bench_")
+    text = os.path.join(work, "text.txt")
+    files = _sample_text(args.input_files, args.max_lines, text)
+    print(f"corpus: {args.max_lines} lines from {len(files)} file(s) -> {text}")
+    vocab = args.vocab_file
+    if vocab is None:
+        vocab = os.path.join(work, "vocab.txt")
+        subprocess.run(
+            [sys.executable, "-m", "official_tokendrop.data.vocabulary",
+             f"--input_files={text}", "--vocab_size=8000", "--max_lines=20000",
+             f"--output_file={vocab}"],
+            env=ENV, check=True, capture_output=True,
+        )
+    common = [f"--vocab_file={vocab}", f"--max_predictions_per_seq={args.max_predictions_per_seq}",
+              "--dupe_factor=1", "--masked_lm_prob=0.15", "--random_seed=1"]
+
+    _compare_conversions(text, vocab, work, common, args)
+
     packed_dir = os.path.join(work, "packed")
     packed_s, result = _timed(
         [sys.executable, "-m", "official_tokendrop.data.create_pretraining_data",
@@ -123,8 +140,6 @@ def main():
 
 
 def _ours_in_process(text, vocab, output_dir, args):
-    from official_tokendrop.data import create_pretraining_data as cpd
-
     options = cpd.ConversionOptions(
         seq_length=args.seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
         random_seed=1, next_sentence=True, pack_sequences=False, use_v2_feature_names=False,
@@ -134,8 +149,6 @@ def _ours_in_process(text, vocab, output_dir, args):
 
 
 def _mg_in_process(text, vocab, output_file, args):
-    import random
-
     from official.nlp.data import create_pretraining_data as mg
     from official.nlp.tools import tokenization
 
@@ -153,14 +166,6 @@ def _mg_in_process(text, vocab, output_file, args):
 
 
 def _reader_vs_training(packed_dir, vocab_file, args):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import tensorflow as tf
-
-    from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
-    from official_tokendrop.data.vocabulary import load_vocabulary
-    from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
-
     batch = 32
     dataset = pretrain_dataset(
         os.path.join(packed_dir, "*.tfrecord"), batch, args.seq_length,

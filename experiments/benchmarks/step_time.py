@@ -30,15 +30,25 @@ Garden's needs TensorFlow and is left out on other backends.
 """
 
 import argparse
+import glob
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+
+from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder  # noqa: E402
+from official_tokendrop.models.flops import step_flops  # noqa: E402
+from official_tokendrop.utils import synthetic  # noqa: E402
 
 PRESETS = {
     "base": dict(hidden=768, layers=12, heads=12, inner=3072, batch=2),
@@ -51,8 +61,6 @@ TENSORFLOW_ONLY = ("model_garden_bert",)
 
 
 def _backend():
-    import keras
-
     return keras.backend.backend()
 
 
@@ -65,18 +73,12 @@ def _on_gpu():
 
 
 def _batch(dims):
-    from official_tokendrop.utils import synthetic
-
     return synthetic.pretraining_batch(
         dims["batch"], SEQ, PREDICTIONS, VOCAB, min_length=SEQ, seed=0
     )
 
 
 def _ours(dims, keep, dropout):
-    import keras
-
-    from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
-
     encoder = TokenDropBertEncoder(
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
         num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
@@ -90,9 +92,6 @@ def _ours(dims, keep, dropout):
 
 
 def _keras_hub(dims, dropout):
-    import keras
-    import keras_hub
-
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=VOCAB, num_layers=dims["layers"], num_heads=dims["heads"],
         hidden_dim=dims["hidden"], intermediate_dim=dims["inner"], max_sequence_length=SEQ,
@@ -124,7 +123,6 @@ def _keras_hub(dims, dropout):
 
 
 def _model_garden(dims, dropout):
-    import keras
     import tf_keras
     from official.nlp.modeling import models, networks
 
@@ -169,8 +167,6 @@ def build(name, dims, dropout=0.1):
 
 
 def flops(name, dims):
-    from official_tokendrop.models.flops import step_flops
-
     keep = KEEP if name == "ours_token_drop" else None
     return step_flops(
         dims["hidden"], dims["layers"], dims["inner"], SEQ, VOCAB, PREDICTIONS,
@@ -216,10 +212,6 @@ def profile_top_ops(step, top=8):
     events; on a CPU the XLA thread pool's. Ops are grouped by name with
     the instance number dropped (`fusion.12` -> `fusion`).
     """
-    import glob
-    import re
-    import tempfile
-
     import jax
     from jax.profiler import ProfileData
 
@@ -273,7 +265,7 @@ def _peak_memory_of(name, args, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def main():
+def _arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="12 layers x 256, batch 8")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None)
@@ -291,11 +283,52 @@ def main():
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.preset = args.preset or ("small" if args.small else "base")
+    if args.profile and _backend() != "jax":
+        parser.error("--profile needs KERAS_BACKEND=jax")
+    return args
+
+
+def _interleaved_times(steps, rounds, steps_per_round):
+    """{name: [seconds per step of each round]} of the contenders' `steps`."""
+    names = list(steps)
+    times = {name: [] for name in names}
+    for round_index in range(rounds):
+        # Each round starts with the next contender, so none always runs
+        # right after the same neighbour (caches, allocator, clocks).
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            for _ in range(steps_per_round):
+                steps[name]()
+            times[name].append((time.perf_counter() - start) / steps_per_round)
+        print(f"round {round_index + 1}/{rounds}: "
+              + ", ".join(f"{n} {1000 * times[n][-1]:.1f} ms" for n in names), flush=True)
+    return times
+
+
+def _print_results(names, times, dims, peak, memory):
+    base = statistics.median(times[names[0]])
+    print(f"\n{'contender':<20}{'step ms':>9}{'ex/s':>8}{'GFLOP/s':>9}{'of peak':>9}"
+          f"{'vs ' + names[0]:>20}{'peak MiB':>10}")
+    for name in names:
+        median = statistics.median(times[name])
+        gflops = flops(name, dims) / median / 1e9
+        print(f"{name:<20}{1000 * median:>9.1f}{dims['batch'] / median:>8.2f}{gflops:>9.0f}"
+              f"{gflops / peak:>8.0%}{median / base:>20.3f}"
+              f"{memory.get(name, float('nan')):>10.0f}")
+    flop_ratio = flops("ours_token_drop", dims) / flops("ours_baseline", dims)
+    print(f"FLOP model: token drop / baseline = {flop_ratio:.3f}")
+    if {"ours_baseline", "ours_token_drop"} <= set(names):
+        measured = statistics.median(times["ours_token_drop"]) / statistics.median(times["ours_baseline"])
+        print(f"measured:   token drop / baseline = {measured:.3f} "
+              f"(difference {measured - flop_ratio:+.3f})")
+
+
+def main():
+    args = _arguments()
     dims = dict(PRESETS[args.preset])
     if args.batch:
         dims["batch"] = args.batch
-    import keras
-
     keras.config.set_dtype_policy(args.dtype)
 
     if args.only:  # child process of --memory
@@ -307,8 +340,6 @@ def main():
 
     names = [n for n in args.contenders.split(",")
              if _backend() == "tensorflow" or n not in TENSORFLOW_ONLY]
-    if args.profile and _backend() != "jax":
-        parser.error("--profile needs KERAS_BACKEND=jax")
     print(f"preset {args.preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, "
           f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}, "
           f"dropout {args.dropout}")
@@ -327,34 +358,8 @@ def main():
         steps[name] = build(name, dims, args.dropout)
         steps[name]()  # compile
         print(f"built and compiled {name} in {time.time() - start:.0f}s", flush=True)
-    times = {name: [] for name in names}
-    for round_index in range(args.rounds):
-        # Each round starts with the next contender, so none always runs
-        # right after the same neighbour (caches, allocator, clocks).
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                steps[name]()
-            times[name].append((time.perf_counter() - start) / args.steps)
-        print(f"round {round_index + 1}/{args.rounds}: "
-              + ", ".join(f"{n} {1000 * times[n][-1]:.1f} ms" for n in names), flush=True)
-
-    base = statistics.median(times[names[0]])
-    print(f"\n{'contender':<20}{'step ms':>9}{'ex/s':>8}{'GFLOP/s':>9}{'of peak':>9}"
-          f"{'vs ' + names[0]:>20}{'peak MiB':>10}")
-    for name in names:
-        median = statistics.median(times[name])
-        gflops = flops(name, dims) / median / 1e9
-        print(f"{name:<20}{1000 * median:>9.1f}{dims['batch'] / median:>8.2f}{gflops:>9.0f}"
-              f"{gflops / peak:>8.0%}{median / base:>20.3f}"
-              f"{memory.get(name, float('nan')):>10.0f}")
-    flop_ratio = flops("ours_token_drop", dims) / flops("ours_baseline", dims)
-    print(f"FLOP model: token drop / baseline = {flop_ratio:.3f}")
-    if {"ours_baseline", "ours_token_drop"} <= set(names):
-        measured = statistics.median(times["ours_token_drop"]) / statistics.median(times["ours_baseline"])
-        print(f"measured:   token drop / baseline = {measured:.3f} "
-              f"(difference {measured - flop_ratio:+.3f})")
+    times = _interleaved_times(steps, args.rounds, args.steps)
+    _print_results(names, times, dims, peak, memory)
     if args.profile:
         for name in names:
             print(f"\ntop ops of one {name} step (share of traced op time):")

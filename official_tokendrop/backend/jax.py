@@ -28,14 +28,14 @@ def _run_stateless(model, state, with_optimizer, function):
 def train_step(model, state, data):
     trainable, non_trainable, optimizer_values, metric_values = state
     features = model.features_of(data)
-    weight_total = model._global_weight_total(features)
+    weight_total = model.global_weight_total(features)
 
     optimizer_state = list(zip(model.optimizer.variables, optimizer_values))
 
     def scaled_loss(trainable, non_trainable, keep_k, full):
         outputs, non_trainable = model.stateless_call(
             trainable, non_trainable, features, training=True, keep_k=keep_k, full=full)
-        loss, statistics = model._pretraining_losses(features, outputs, weight_total)
+        loss, statistics = model.pretraining_losses(features, outputs, weight_total)
         with keras.StatelessScope(state_mapping=optimizer_state):
             scaled = model.optimizer.scale_loss(loss)
         return scaled, (loss, statistics, non_trainable)
@@ -58,12 +58,12 @@ def train_step(model, state, data):
     grads = [g for v, g in zip(model.trainable_variables, grads) if id(v) in optimized]
 
     def updates():
-        model._apply_updates(features, grads, statistics)
-        return model._update_metrics(features, statistics, loss)
+        model.apply_updates(features, grads, statistics)
+        return model.update_metrics(features, statistics, loss)
 
     state = (trainable, non_trainable, optimizer_values, metric_values)
     return _run_stateless(model, state, True, updates)
 
 
 def test_step(model, state, data):
-    return _run_stateless(model, state, False, lambda: model._evaluate(model.features_of(data)))
+    return _run_stateless(model, state, False, lambda: model.evaluate_features(model.features_of(data)))

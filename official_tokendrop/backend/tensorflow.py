@@ -7,7 +7,7 @@ def forward_backward(model, features, mlm_weight_total, keep_k=None, full=False)
     """(loss, gradients of the optimized variables, per-prediction statistics)."""
     with tf.GradientTape() as tape:
         outputs = model(features, training=True, keep_k=keep_k, full=full)
-        loss, statistics = model._pretraining_losses(features, outputs, mlm_weight_total)
+        loss, statistics = model.pretraining_losses(features, outputs, mlm_weight_total)
         scaled = model.optimizer.scale_loss(loss)
     grads = tape.gradient(scaled, model.optimized_variables())
     # Embedding lookups give IndexedSlices with one row per token, so an
@@ -33,7 +33,7 @@ def train_step(model, data, replica_jit=False):
     """
     features = model.features_of(data)
     step = tf.function(forward_backward, jit_compile=True) if replica_jit else forward_backward
-    total = model._global_weight_total(features)
+    total = model.global_weight_total(features)
     modes = model.encoder.training_modes
     branches = [lambda mode=mode: step(model, features, total, *mode) for mode in modes]
     if len(branches) == 1:
@@ -41,9 +41,9 @@ def train_step(model, data, replica_jit=False):
     else:
         index = model.encoder.training_mode_index(model.optimizer.iterations)
         loss, grads, statistics = tf.switch_case(index, branches)
-    model._apply_updates(features, grads, statistics)
-    return model._update_metrics(features, statistics, loss)
+    model.apply_updates(features, grads, statistics)
+    return model.update_metrics(features, statistics, loss)
 
 
 def test_step(model, data):
-    return model._evaluate(model.features_of(data))
+    return model.evaluate_features(model.features_of(data))

@@ -72,27 +72,9 @@ def _lookup_table(ids, size):
     return tf.constant(table)
 
 
-def mask_tokens(token_ids, input_mask, seed, config):
-    """Chooses and corrupts masked-LM positions for a batch.
-
-    Args:
-        token_ids: int32 [N, S], padded with anything where `input_mask` is 0.
-        input_mask: int [N, S], 1 on real tokens.
-        seed: int [2], seed of the stateless random ops (same seed, same
-            output).
-        config: `MaskingConfig`.
-
-    Returns:
-        dict of `input_word_ids` [N, S] (corrupted), `masked_lm_positions`,
-        `masked_lm_ids` int32 [N, P], `masked_lm_weights` float32 [N, P]
-        (1.0 on real predictions, positions ascending; padded slots hold 0).
-    """
-    token_ids = tf.cast(token_ids, tf.int32)
-    num_rows, seq_length = tf.shape(token_ids)[0], token_ids.shape[1]
-    max_predictions = config.max_predictions_per_seq
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
-    shape = tf.shape(token_ids)
-
+def _eligible_words(token_ids, input_mask, config):
+    """(eligible [N, S]: real, non-special tokens; word [N, S]: the index of
+    each token's word, a word being a start and its continuations)."""
     special = tf.gather(_lookup_table(config.special_ids, config.vocab_size), token_ids)
     eligible = tf.logical_and(tf.cast(input_mask, tf.bool), tf.logical_not(special))
     if config.whole_word:
@@ -104,17 +86,28 @@ def mask_tokens(token_ids, input_mask, seed, config):
         starts = eligible
     # Word index of each token: the last word start at or before it.
     word = tf.maximum(tf.cumsum(tf.cast(starts, tf.int32), axis=1) - 1, 0)
+    return eligible, word
 
+
+def _prediction_budget(eligible, config):
+    """Predictions per row: `masked_lm_prob` of its eligible tokens, at
+    least 1 (0 for a row without any), at most `max_predictions_per_seq`."""
     counts = tf.reduce_sum(tf.cast(eligible, tf.float32), axis=1)
     budget = tf.minimum(
-        float(max_predictions),
+        float(config.max_predictions_per_seq),
         tf.maximum(1.0, tf.round(counts * config.masked_lm_prob)),
     )
-    budget = tf.cast(tf.where(counts > 0, budget, 0.0), tf.int32)
+    return tf.cast(tf.where(counts > 0, budget, 0.0), tf.int32)
 
+
+def _chosen_positions(eligible, word, budget, seed, max_predictions):
+    """Up to `budget` eligible positions per row, whole words at random;
+    returns (positions [N, P] ascending, 0 in padded slots; weights [N, P],
+    True on real predictions)."""
+    seq_length = eligible.shape[1]
     # All pieces of a word share the word's random key, so sorting by key
     # keeps each word contiguous; ineligible tokens sort last.
-    word_keys = tf.random.stateless_uniform(shape, seeds[0])
+    word_keys = tf.random.stateless_uniform(tf.shape(eligible), seed)
     keys = tf.where(eligible, tf.gather(word_keys, word, batch_dims=1), -1.0)
     # Ineligible tokens get word ids of their own, so none joins a word.
     word = tf.where(eligible, word, seq_length + tf.range(seq_length)[None, :])
@@ -133,16 +126,18 @@ def mask_tokens(token_ids, input_mask, seed, config):
     )
     positions = tf.sort(tf.where(chosen, order, seq_length), axis=1)[:, :max_predictions]
     weights = positions < seq_length
-    positions = tf.where(weights, positions, 0)
-    labels = tf.where(weights, tf.gather(token_ids, positions, batch_dims=1), 0)
+    return tf.where(weights, positions, 0), weights
 
-    # 80% [MASK], 10% random id, 10% unchanged.
-    action = tf.random.stateless_uniform(tf.shape(positions), seeds[1])
+
+def _corrupted(token_ids, positions, weights, labels, seeds, config):
+    """`token_ids` with each prediction's token replaced: 80% [MASK], 10% a
+    random id, 10% unchanged."""
+    action = tf.random.stateless_uniform(tf.shape(positions), seeds[0])
     replaceable = np.setdiff1d(np.arange(config.vocab_size), config.special_ids)
     random_ids = tf.gather(
         tf.constant(replaceable, tf.int32),
         tf.random.stateless_uniform(
-            tf.shape(positions), seeds[2], maxval=len(replaceable), dtype=tf.int32
+            tf.shape(positions), seeds[1], maxval=len(replaceable), dtype=tf.int32
         ),
     )
     replacement = tf.where(
@@ -150,13 +145,36 @@ def mask_tokens(token_ids, input_mask, seed, config):
         config.mask_id,
         tf.where(action < config.mask_rate + config.random_rate, random_ids, labels),
     )
-    rows = tf.broadcast_to(tf.range(num_rows)[:, None], tf.shape(positions))
+    rows = tf.broadcast_to(tf.range(tf.shape(token_ids)[0])[:, None], tf.shape(positions))
     update_at = tf.boolean_mask(tf.stack([rows, positions], axis=-1), weights)
-    corrupted = tf.tensor_scatter_nd_update(
+    return tf.tensor_scatter_nd_update(
         token_ids, update_at, tf.boolean_mask(replacement, weights)
     )
+
+
+def mask_tokens(token_ids, input_mask, seed, config):
+    """Chooses and corrupts masked-LM positions for a batch.
+
+    Args:
+        token_ids: int32 [N, S], padded with anything where `input_mask` is 0.
+        input_mask: int [N, S], 1 on real tokens.
+        seed: int [2], seed of the stateless random ops (same seed, same
+            output).
+        config: `MaskingConfig`.
+
+    Returns:
+        dict of `input_word_ids` [N, S] (corrupted), `masked_lm_positions`,
+        `masked_lm_ids` int32 [N, P], `masked_lm_weights` float32 [N, P]
+        (1.0 on real predictions, positions ascending; padded slots hold 0).
+    """
+    token_ids = tf.cast(token_ids, tf.int32)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    eligible, word = _eligible_words(token_ids, input_mask, config)
+    budget = _prediction_budget(eligible, config)
+    positions, weights = _chosen_positions(eligible, word, budget, seeds[0], config.max_predictions_per_seq)
+    labels = tf.where(weights, tf.gather(token_ids, positions, batch_dims=1), 0)
     return {
-        "input_word_ids": corrupted,
+        "input_word_ids": _corrupted(token_ids, positions, weights, labels, seeds[1:3], config),
         "masked_lm_positions": positions,
         "masked_lm_ids": labels,
         "masked_lm_weights": tf.cast(weights, tf.float32),

@@ -37,6 +37,43 @@ def _check_first_record(path, spec):
             )
 
 
+def _records(files, input_context, is_training, seed):
+    """Serialized examples of this input pipeline's share of `files`,
+    interleaved (files shuffled and repeated in training)."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        if len(files) < input_context.num_input_pipelines:
+            raise ConfigurationError(
+                f"{len(files)} file(s) cannot be sharded over "
+                f"{input_context.num_input_pipelines} input pipelines; write "
+                "at least one shard per pipeline (--num_shards)."
+            )
+        dataset = dataset.shard(
+            input_context.num_input_pipelines, input_context.input_pipeline_id
+        )
+    if is_training:
+        dataset = dataset.shuffle(len(files), seed=seed).repeat()
+    return dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not is_training or seed is not None,
+    )
+
+
+def _masked(dataset, seed, config):
+    """`dataset`'s batches with masked-LM positions chosen and corrupted by
+    `masking.mask_tokens` (a fresh seed per batch)."""
+    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+
+    def mask(batch, step_seed):
+        batch = dict(batch)
+        batch.update(masking.mask_tokens(batch["input_word_ids"], batch["input_mask"], step_seed, config))
+        return batch
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def pretrain_dataset(
     input_path,
     global_batch_size,
@@ -81,25 +118,7 @@ def pretrain_dataset(
     )
     _check_first_record(files[0], spec)
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        if len(files) < input_context.num_input_pipelines:
-            raise ConfigurationError(
-                f"{len(files)} file(s) cannot be sharded over "
-                f"{input_context.num_input_pipelines} input pipelines; write "
-                "at least one shard per pipeline (--num_shards)."
-            )
-        dataset = dataset.shard(
-            input_context.num_input_pipelines, input_context.input_pipeline_id
-        )
-    if is_training:
-        dataset = dataset.shuffle(len(files), seed=seed).repeat()
-    dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 8),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not is_training or seed is not None,
-    )
+    dataset = _records(files, input_context, is_training, seed)
     if is_training:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -110,18 +129,5 @@ def pretrain_dataset(
 
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if dynamic_masking is not None:
-        seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
-
-        def mask(batch, step_seed):
-            batch = dict(batch)
-            batch.update(
-                masking.mask_tokens(
-                    batch["input_word_ids"], batch["input_mask"], step_seed, dynamic_masking
-                )
-            )
-            return batch
-
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            mask, num_parallel_calls=tf.data.AUTOTUNE
-        )
+        dataset = _masked(dataset, seed, dynamic_masking)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -11,9 +11,12 @@ import json
 import sys
 import time
 
+import tensorflow as tf
 from absl import app, flags, logging
 
 from official_tokendrop.cli import one_line_errors
+from official_tokendrop.data.documents import check_text_file
+from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.errors import DataError, MissingFileError
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -73,8 +76,6 @@ class Vocabulary:
 
 def load_vocabulary(path):
     """Reads a one-token-per-line vocab.txt (ours or Google's)."""
-    import tensorflow as tf
-
     if not tf.io.gfile.exists(path):
         raise MissingFileError(f"Vocabulary file {path} does not exist.")
     with tf.io.gfile.GFile(path, "rb") as f:
@@ -114,10 +115,6 @@ def build_vocabulary(
         The loaded `Vocabulary`.
     """
     import keras_hub
-    import tensorflow as tf
-
-    from official_tokendrop.data.documents import check_text_file
-    from official_tokendrop.data.file_patterns import expand_input_files
 
     lines = []
     for path in expand_input_files(input_files):

@@ -24,6 +24,7 @@ import shutil
 
 import numpy as np
 
+from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import DataError
 
 HIDDEN_ACT = "gelu_new"  # transformers' name of the tanh-approximated GELU
@@ -51,6 +52,31 @@ def _layer_norm(layer, prefix):
     return {f"{prefix}.weight": layer.gamma.numpy(), f"{prefix}.bias": layer.beta.numpy()}
 
 
+# keras-hub's MaskedLMHead weights, by their variable paths below the head
+# -> transformers' names.
+_HEAD_WEIGHTS = {
+    "intermediate_dense/kernel": "cls.predictions.transform.dense.weight",
+    "intermediate_dense/bias": "cls.predictions.transform.dense.bias",
+    "intermediate_layer_norm/gamma": "cls.predictions.transform.LayerNorm.weight",
+    "intermediate_layer_norm/beta": "cls.predictions.transform.LayerNorm.bias",
+    "output_bias": "cls.predictions.bias",
+}
+
+
+def _head_weights(head):
+    """The masked-LM head's own weights under transformers' names."""
+    weights = {}
+    for variable in head.weights:
+        parts = variable.path.split("/")
+        if head.name not in parts:
+            continue  # the tied word embeddings: stored as the encoder's
+        below = "/".join(parts[parts.index(head.name) + 1:])
+        value = variable.numpy()
+        # A Dense kernel [in, out] is a torch Linear's weight [out, in].
+        weights[_HEAD_WEIGHTS[below]] = value.T if below.endswith("kernel") else value
+    return weights
+
+
 def transformers_weights(pretrainer):
     """{transformers name: float32 array} of `BertForMaskedLM`."""
     encoder = pretrainer.encoder
@@ -73,10 +99,7 @@ def transformers_weights(pretrainer):
         weights.update(_dense(block.intermediate_dense, f"{prefix}.intermediate.dense"))
         weights.update(_dense(block.output_dense, f"{prefix}.output.dense"))
         weights.update(_layer_norm(block.feedforward_layer_norm, f"{prefix}.output.LayerNorm"))
-    head = pretrainer.masked_lm_head
-    weights.update(_dense(head._intermediate_dense, "cls.predictions.transform.dense"))
-    weights.update(_layer_norm(head._intermediate_layer_norm, "cls.predictions.transform.LayerNorm"))
-    weights["cls.predictions.bias"] = head._bias.numpy()
+    weights.update(_head_weights(pretrainer.masked_lm_head))
     return {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in weights.items()}
 
 
@@ -107,8 +130,6 @@ def transformers_config(encoder, pad_token_id):
 def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase=True):
     """Writes the transformers directory `output` (which must not exist)."""
     from safetensors.numpy import save_file
-
-    from official_tokendrop.data.vocabulary import load_vocabulary
 
     vocab = load_vocabulary(vocab_file)
     missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab.tokens]

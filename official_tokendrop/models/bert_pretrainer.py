@@ -12,6 +12,26 @@ from official_tokendrop.models.token_drop_bert_encoder import ENCODER_INPUTS
 MLM_INPUTS = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
 
 
+def _check_features(features, next_sentence):
+    if not isinstance(features, dict):
+        raise InputTypeError(
+            "BertPretrainer takes a dict of features; got "
+            f"{type(features).__name__}."
+        )
+    required = ENCODER_INPUTS + MLM_INPUTS + (("next_sentence_labels",) if next_sentence else ())
+    missing = [k for k in required if k not in features]
+    if missing:
+        raise MissingInputError(
+            f"BertPretrainer inputs lack {missing}; got keys "
+            f"{sorted(features)}."
+        )
+    shapes = {k: tuple(features[k].shape) for k in MLM_INPUTS}
+    if len(set(shapes.values())) != 1 or len(shapes[MLM_INPUTS[0]]) != 2:
+        raise InputError(
+            f"Masked-LM inputs must all be [batch, predictions]; got {shapes}."
+        )
+
+
 def top_prediction_is(labels, logits):
     """1.0 where `labels == argmax(logits, -1)` (first maximum), else 0.0.
 
@@ -72,9 +92,7 @@ class BertPretrainer(keras.Model):
         self.masked_lm_head = MaskedLMHead(
             token_embedding=encoder.token_embedding,
             intermediate_activation="gelu",
-            kernel_initializer=keras.initializers.TruncatedNormal(
-                stddev=encoder.initializer_range
-            ),
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=encoder.initializer_range),
             dtype=dtype,
             name="mlm_head",
         )
@@ -83,9 +101,7 @@ class BertPretrainer(keras.Model):
         if self.next_sentence:
             self.next_sentence_head = keras.layers.Dense(
                 2,
-                kernel_initializer=keras.initializers.TruncatedNormal(
-                    stddev=encoder.initializer_range
-                ),
+                kernel_initializer=keras.initializers.TruncatedNormal(stddev=encoder.initializer_range),
                 dtype=dtype,
                 name="next_sentence",
             )
@@ -95,42 +111,18 @@ class BertPretrainer(keras.Model):
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
         self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
         self.next_sentence_accuracy = (
-            keras.metrics.Mean(name="next_sentence_accuracy")
-            if self.next_sentence
-            else None
+            keras.metrics.Mean(name="next_sentence_accuracy") if self.next_sentence else None
         )
         self._replica_jit = False
         self.built = True
 
     # === Forward ===
-    def _required_inputs(self):
-        keys = ENCODER_INPUTS + MLM_INPUTS
-        return keys + (("next_sentence_labels",) if self.next_sentence else ())
-
-    def _check_features(self, features):
-        if not isinstance(features, dict):
-            raise InputTypeError(
-                "BertPretrainer takes a dict of features; got "
-                f"{type(features).__name__}."
-            )
-        missing = [k for k in self._required_inputs() if k not in features]
-        if missing:
-            raise MissingInputError(
-                f"BertPretrainer inputs lack {missing}; got keys "
-                f"{sorted(features)}."
-            )
-        shapes = {k: tuple(features[k].shape) for k in MLM_INPUTS}
-        if len(set(shapes.values())) != 1 or len(shapes[MLM_INPUTS[0]]) != 2:
-            raise InputError(
-                f"Masked-LM inputs must all be [batch, predictions]; got {shapes}."
-            )
-
     def call(self, inputs, training=None, keep_k=None, full=False):
         """`keep_k` and `full` choose the encoder's training mode (see
         `TokenDropBertEncoder.training_modes`). A full training step with a
         consistency weight also runs the `keep_k` dropping pass and returns
         its logits as `mlm_logits_dropped`."""
-        self._check_features(inputs)
+        _check_features(inputs, self.next_sentence)
         encoder_inputs = {k: inputs[k] for k in ENCODER_INPUTS}
         encoded = self.encoder(encoder_inputs, training=training, keep_k=keep_k, full=full)
         positions = ops.cast(inputs["masked_lm_positions"], "int32")
@@ -139,29 +131,23 @@ class BertPretrainer(keras.Model):
             dropped = self.encoder(encoder_inputs, training=training, keep_k=keep_k)
             outputs["mlm_logits_dropped"] = self._mlm_logits(dropped, positions)
         if self.next_sentence:
-            outputs["next_sentence"] = self.next_sentence_head(
-                encoded["pooled_output"]
-            )
+            outputs["next_sentence"] = self.next_sentence_head(encoded["pooled_output"])
         return outputs
 
-    # === Training ===
     def _mlm_logits(self, encoded, positions):
         sequence = encoded["sequence_output"]
-        valid = input_checks.check_range(
-            "masked_lm_positions", positions, ops.shape(sequence)[1]
-        )
+        valid = input_checks.check_range("masked_lm_positions", positions, ops.shape(sequence)[1])
         # Poisoning the [B, S, H] states costs less than the [B, P, vocab]
         # logits and still makes every logit of a bad example NaN.
         sequence = input_checks.poison_invalid(sequence, valid)
         return self.masked_lm_head(sequence, mask_positions=positions)
 
+    # === Training ===
+
     def compile(self, optimizer="adam", jit_compile="auto", **kwargs):
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
-        replicas = (
-            self.distribute_strategy.num_replicas_in_sync
-            if keras.backend.backend() == "tensorflow"
-            else 1
-        )
+        tensorflow = keras.backend.backend() == "tensorflow"
+        replicas = self.distribute_strategy.num_replicas_in_sync if tensorflow else 1
         self._replica_jit = bool(self.jit_compile) and replicas > 1
         if self._replica_jit:
             self.jit_compile = False
@@ -183,8 +169,13 @@ class BertPretrainer(keras.Model):
         pooler = {id(v) for v in self.encoder.pooled_dense.trainable_variables}
         return [v for v in self.trainable_variables if id(v) not in pooler]
 
-    def _pretraining_losses(self, features, outputs, mlm_weight_total):
+    # The backend modules' steps call these public parts in turn, as Keras'
+    # trainers call a model's compute_loss and compute_metrics.
+    def pretraining_losses(self, features, outputs, mlm_weight_total):
         """Returns (loss to minimise, per-prediction statistics).
+
+        `mlm_weight_total`: the sum of `masked_lm_weights` over the global
+        batch (`global_weight_total`), which the MLM losses are divided by.
 
         The statistics are what the metrics and the importance table read:
         `mlm_loss` and `mlm_correct` [B, P] (and `next_sentence_correct`
@@ -220,7 +211,9 @@ class BertPretrainer(keras.Model):
             statistics["next_sentence_correct"] = top_prediction_is(labels, nsp_logits)
         return loss, {k: ops.stop_gradient(v) for k, v in statistics.items()}
 
-    def _global_weight_total(self, features):
+    def global_weight_total(self, features):
+        """Sum of `features`' `masked_lm_weights` over all replicas (at
+        least 1e-6)."""
         # Dividing by the global weight total makes the summed replica
         # gradients equal the gradient of the global-batch mean exactly.
         (total,) = distribute.cross_replica_sum(
@@ -228,20 +221,23 @@ class BertPretrainer(keras.Model):
         )
         return ops.maximum(total, 1e-6)
 
-    def _apply_updates(self, features, grads, statistics):
-        """Moves the importance table, then the optimized weights."""
+    def apply_updates(self, features, grads, statistics):
+        """Moves the importance table (and the frequency counts) with a
+        step's `statistics`, then the optimized weights by `grads`."""
         self.encoder.record_mlm_losses(
             features["masked_lm_ids"], statistics["mlm_loss"], features["masked_lm_weights"]
         )
         self.encoder.record_inputs(features["input_word_ids"], features["input_mask"])
         self.optimizer.apply(grads, self.optimized_variables())
 
-    def _evaluate(self, features):
+    def evaluate_features(self, features):
+        """Runs the full encoder on `features` (no dropping) and adds the
+        losses to the metrics; returns the metrics."""
         outputs = self(features, training=False)
-        loss, statistics = self._pretraining_losses(
-            features, outputs, self._global_weight_total(features)
+        loss, statistics = self.pretraining_losses(
+            features, outputs, self.global_weight_total(features)
         )
-        return self._update_metrics(features, statistics, loss)
+        return self.update_metrics(features, statistics, loss)
 
     @staticmethod
     def features_of(data):
@@ -258,7 +254,9 @@ class BertPretrainer(keras.Model):
     def test_step(self, *args):
         return backend.steps().test_step(self, *args)
 
-    def _update_metrics(self, features, statistics, loss):
+    def update_metrics(self, features, statistics, loss):
+        """Adds a step's `loss` and per-prediction `statistics` to the
+        metrics; returns `{name: result}` of every metric."""
         weights = ops.cast(features["masked_lm_weights"], "float32")
         # Each replica holds its share of the global loss; the replicas'
         # mean times their number is the global value.
@@ -266,9 +264,7 @@ class BertPretrainer(keras.Model):
         self.mlm_loss_tracker.update_state(statistics["mlm_loss"], sample_weight=weights)
         self.mlm_accuracy.update_state(statistics["mlm_correct"], sample_weight=weights)
         if self.next_sentence:
-            self.next_sentence_accuracy.update_state(
-                statistics["next_sentence_correct"]
-            )
+            self.next_sentence_accuracy.update_state(statistics["next_sentence_correct"])
         return {m.name: m.result() for m in self.metrics}
 
     @property
@@ -293,7 +289,5 @@ class BertPretrainer(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(
-            config["encoder"]
-        )
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         return cls(**config)

@@ -10,8 +10,7 @@ is counted as twice the forward pass, so a step is 3x the forward FLOPs.
 
 import dataclasses
 
-
-from official_tokendrop.models.token_drop_bert_encoder import default_drop_layers
+from official_tokendrop.models.token_schedule import resolve_drop_layers
 
 
 def _block_flops(queries, keys, hidden, inner):
@@ -58,9 +57,7 @@ def step_flops(
     if keep_k is None:
         encoder = num_layers * full
     else:
-        first, last = default_drop_layers(num_layers)
-        first = first if first_drop_layer is None else first_drop_layer
-        last = last if last_drop_layer is None else last_drop_layer
+        first, last = resolve_drop_layers(num_layers, first_drop_layer, last_drop_layer)
         kept_only = last - first
         encoder = (
             (num_layers - kept_only - 1) * full
@@ -92,14 +89,10 @@ def encoder_run_flops(encoder, seq_length, num_predictions, batch_size, first_st
     """Training FLOPs of steps `[first_step, last_step)` of a run: each step
     at its training mode (schedule stage or full step; a full step with a
     consistency loss also runs its stage's dropping pass)."""
-    def flops(kept):
-        return encoder_step_flops(encoder, seq_length, num_predictions, batch_size, kept).training_step
+    schedule = encoder.schedule
 
-    total = 0
-    counts = encoder.training_mode_counts(first_step, last_step)
-    for count, (_, full), kept in zip(counts, encoder.training_modes, encoder.training_mode_kept):
-        step = flops(None if full else kept)
-        if full and kept is not None and encoder.token_consistency_weight:
-            step += flops(kept)
-        total += int(count) * step
-    return total
+    def mode_flops(index):
+        return sum(encoder_step_flops(encoder, seq_length, num_predictions, batch_size, kept).training_step
+                   for kept in schedule.mode_passes(index))
+
+    return schedule.run_cost(first_step, last_step, mode_flops)

@@ -1,11 +1,9 @@
 """BERT encoder whose middle layers see only the important tokens."""
 
 import keras
-import numpy as np
 from keras import ops
 from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 
-from official_tokendrop.utils import input_checks
 from official_tokendrop.errors import ConfigurationError, InputError, InputTypeError, MissingInputError
 from official_tokendrop.layers import (
     MergeTokens,
@@ -17,7 +15,11 @@ from official_tokendrop.layers import (
     gelu_approximate,
 )
 from official_tokendrop.layers.token_importance import pinned_ids
-from official_tokendrop.layers.token_selection import check_sequence_fits
+from official_tokendrop.models.token_schedule import TokenSchedule
+# The task checks a run's stages before it builds the encoder; it reads
+# them from here, where the encoder's arguments are defined.
+from official_tokendrop.models.token_schedule import stage_keep_ks  # noqa: F401
+from official_tokendrop.utils import input_checks
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
@@ -30,39 +32,97 @@ _PADDING_PENALTY = 3e4
 # count in the training inputs (rarest kept; the paper's ablation).
 SELECTIONS = ("loss", "random", "frequency")
 
-
-def default_drop_layers(num_layers):
-    """The paper's schedule: (first, last) dropping layer of `num_layers`,
-    from the middle to the one before the last."""
-    return num_layers // 2 - 1, num_layers - 2
-
-
-def _checked_schedule(schedule):
-    """`token_keep_k_schedule` as a tuple of (start_step, keep_k) int pairs,
-    start steps increasing from 1, keep_k >= 1."""
-    stages, previous = [], 0
-    for stage in schedule or ():
-        pair = tuple(stage) if isinstance(stage, (list, tuple)) else ()
-        if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair) \
-                or pair[1] < 1:
-            raise ConfigurationError(
-                "`token_keep_k_schedule` stages are [start_step, keep_k] integer pairs, keep_k >= 1; "
-                f"got {stage!r}."
-            )
-        if pair[0] <= previous:
-            raise ConfigurationError(
-                "`token_keep_k_schedule` start steps must increase from 1 (token_keep_k holds "
-                f"before the first); got {[list(s) for s in schedule]}."
-            )
-        stages.append(pair)
-        previous = pair[0]
-    return tuple(stages)
+# The constructor arguments, in order: attributes of the encoder and the
+# keys of its config.
+_CONFIG_KEYS = (
+    "vocab_size", "hidden_size", "num_layers", "num_attention_heads", "inner_dim",
+    "max_sequence_length", "type_vocab_size", "output_dropout", "attention_dropout",
+    "initializer_range", "token_keep_k", "token_random_keep_k", "token_loss_init_value",
+    "token_loss_beta", "token_allow_list", "token_deny_list", "first_drop_layer",
+    "last_drop_layer", "token_selection", "token_keep_k_schedule", "token_full_step_every",
+    "token_consistency_weight",
+)
 
 
-def stage_keep_ks(token_keep_k, token_keep_k_schedule=()):
-    """The keep_k of every stage of a run: `token_keep_k`, then each
-    schedule stage's (the schedule checked)."""
-    return (token_keep_k,) + tuple(k for _, k in _checked_schedule(token_keep_k_schedule))
+def _checked_arguments(config):
+    """The `TokenSchedule` of the encoder arguments `config`, after checking
+    them (in the order their errors are reported)."""
+    selection = config["token_selection"]
+    if selection not in SELECTIONS:
+        raise ConfigurationError(f"`token_selection` must be one of {SELECTIONS}; got {selection!r}.")
+    schedule = TokenSchedule.checked(
+        config["num_layers"], config["max_sequence_length"], config["token_keep_k"],
+        config["token_random_keep_k"], config["first_drop_layer"], config["last_drop_layer"],
+        config["token_keep_k_schedule"], config["token_full_step_every"],
+        config["token_consistency_weight"], selection,
+    )
+    hidden_size, num_heads = config["hidden_size"], config["num_attention_heads"]
+    if hidden_size % num_heads:
+        raise ConfigurationError(
+            f"hidden_size {hidden_size} is not divisible by "
+            f"num_attention_heads {num_heads}."
+        )
+    return schedule
+
+
+def _checked_inputs(inputs, max_sequence_length):
+    """The int32 [B, S] encoder inputs of the dict `inputs`, in
+    `ENCODER_INPUTS` order."""
+    if not isinstance(inputs, dict):
+        raise InputTypeError(
+            f"TokenDropBertEncoder takes a dict with keys {ENCODER_INPUTS}"
+            f"; got {type(inputs).__name__}."
+        )
+    missing = [k for k in ENCODER_INPUTS if k not in inputs]
+    if missing:
+        raise MissingInputError(
+            f"TokenDropBertEncoder inputs lack {missing}; "
+            f"got keys {sorted(inputs)}."
+        )
+    tensors = [ops.cast(inputs[k], "int32") for k in ENCODER_INPUTS]
+    shapes = {k: tuple(t.shape) for k, t in zip(ENCODER_INPUTS, tensors)}
+    if len(set(shapes.values())) != 1 or len(tensors[0].shape) != 2:
+        raise InputError(
+            f"Encoder inputs must all be [batch, seq_length]; got {shapes}."
+        )
+    seq_length = tensors[0].shape[1]
+    if seq_length is not None and seq_length > max_sequence_length:
+        raise InputError(
+            f"Sequence length {seq_length} exceeds max_sequence_length "
+            f"{max_sequence_length}."
+        )
+    return tensors
+
+
+def _embedding_layers(config, initializer, dtype):
+    """Token, position and segment embeddings, their layer norm and dropout."""
+    hidden_size = config["hidden_size"]
+    return (
+        ReversibleEmbedding(config["vocab_size"], hidden_size, embeddings_initializer=initializer(),
+                            name="token_embedding", dtype=dtype),
+        PositionEmbedding(config["max_sequence_length"], initializer=initializer(),
+                          name="position_embedding", dtype=dtype),
+        keras.layers.Embedding(config["type_vocab_size"], hidden_size, embeddings_initializer=initializer(),
+                               name="segment_embedding", dtype=dtype),
+        keras.layers.LayerNormalization(epsilon=1e-12, name="embeddings_layer_norm", dtype=dtype),
+        keras.layers.Dropout(config["output_dropout"], name="embeddings_dropout", dtype=dtype),
+    )
+
+
+def _transformer_blocks(config, initializer, dtype):
+    return [
+        TransformerBlock(
+            num_heads=config["num_attention_heads"],
+            intermediate_dim=config["inner_dim"],
+            activation=gelu_approximate,
+            output_dropout=config["output_dropout"],
+            attention_dropout=config["attention_dropout"],
+            layer_norm_epsilon=1e-12,
+            kernel_initializer=initializer(),
+            name=f"transformer_layer_{i}", dtype=dtype,
+        )
+        for i in range(config["num_layers"])
+    ]
 
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
@@ -84,40 +144,47 @@ class TokenDropBertEncoder(keras.Model):
     `keras_hub.models.BertBackbone`.
 
     Args:
-        vocab_size: token vocabulary size.
-        hidden_size: hidden width.
-        num_layers: transformer blocks.
-        num_attention_heads: attention heads per block.
-        inner_dim: feed-forward inner width.
-        max_sequence_length: number of position embeddings.
-        type_vocab_size: number of segment (type) ids.
-        output_dropout: dropout on embeddings and block outputs.
-        attention_dropout: dropout on attention probabilities.
-        initializer_range: stddev of the truncated-normal initializers.
-        token_keep_k: tokens kept per example in the dropping layers; None
-            turns dropping off (the baseline BERT).
-        token_random_keep_k: extra tokens kept at random (training only).
-        token_loss_init_value, token_loss_beta, token_allow_list,
-        token_deny_list: see `TokenImportance`.
-        first_drop_layer, last_drop_layer: 0-based bounds (inclusive) of the
-            dropping layers. Default: `num_layers // 2 - 1` and
-            `num_layers - 2`, the paper's schedule.
-        token_selection: what ranks the tokens: `"loss"` (the importance
-            table), `"random"` (a fresh random order per example and step)
-            or `"frequency"` (rarest ids first, counted from the training
-            inputs). Allow/deny lists and padding rules hold for all.
-        token_keep_k_schedule: stages `[(start_step, keep_k), ...]`, start
-            steps increasing from 1: from `start_step` on, training keeps
-            `keep_k` (before the first stage, `token_keep_k`). Each stage
-            is its own static-shape program.
-        token_full_step_every: every n-th training step runs every layer on
-            every token (hybrid training, as ScTD); 0 turns it off.
-        token_consistency_weight: weight of the consistency loss on full
-            steps (see `BertPretrainer`); 0 turns it off.
-        dtype: dtype policy of the embeddings and blocks, e.g.
-            `"mixed_bfloat16"` (bf16 compute, float32 weights); None
-            follows Keras' global policy. The importance table and the
-            token ranking always stay float32.
+        vocab_size: int. Token vocabulary size.
+        hidden_size: int. Hidden width.
+        num_layers: int. Transformer blocks.
+        num_attention_heads: int. Attention heads per block.
+        inner_dim: int. Feed-forward inner width.
+        max_sequence_length: int. Number of position embeddings.
+        type_vocab_size: int. Number of segment (type) ids.
+        output_dropout: float. Dropout on embeddings and block outputs.
+        attention_dropout: float. Dropout on attention probabilities.
+        initializer_range: float. Stddev of the truncated-normal
+            initializers.
+        token_keep_k: int or None. Tokens kept per example in the dropping
+            layers; None turns dropping off (the baseline BERT).
+        token_random_keep_k: int. Extra tokens kept at random (training
+            only).
+        token_loss_init_value, token_loss_beta: float;
+        token_allow_list, token_deny_list: sequences of int. See
+            `TokenImportance`.
+        first_drop_layer, last_drop_layer: int or None. 0-based bounds
+            (inclusive) of the dropping layers. Default: `num_layers // 2 -
+            1` and `num_layers - 2`, the paper's schedule.
+        token_selection: str. What ranks the tokens: `"loss"` (the
+            importance table), `"random"` (a fresh random order per example
+            and step) or `"frequency"` (rarest ids first, counted from the
+            training inputs). Allow/deny lists and padding rules hold for
+            all.
+        token_keep_k_schedule: sequence of `(start_step, keep_k)` int
+            pairs, start steps increasing from 1: from `start_step` on,
+            training keeps `keep_k` (before the first stage,
+            `token_keep_k`). Each stage is its own static-shape program.
+        token_full_step_every: int. Every n-th training step runs every
+            layer on every token (hybrid training, as ScTD); 0 turns it off.
+        token_consistency_weight: float. Weight of the consistency loss on
+            full steps (see `BertPretrainer`); 0 turns it off.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the
+            embeddings and blocks, e.g. `"mixed_bfloat16"` (bf16 compute,
+            float32 weights); None follows Keras' global policy. The
+            importance table and the token ranking always stay float32.
+
+    Every argument is an attribute of the same name (the drop layers with
+    their defaults filled in); `schedule` is the run's `TokenSchedule`.
 
     Inputs: dict of int32 [B, S] `input_word_ids`, `input_mask`,
     `input_type_ids`. In training, `keep_k` (default `token_keep_k`) sets
@@ -128,193 +195,85 @@ class TokenDropBertEncoder(keras.Model):
     Outputs: dict with `sequence_output` [B, S, H], `pooled_output` [B, H]
     and `encoder_outputs`, a list of [B, S, H] per layer (for dropping
     layers, kept tokens' new states merged with dropped tokens' old ones).
+
+    Example:
+    ```python
+    encoder = TokenDropBertEncoder(
+        vocab_size=1000, hidden_size=64, num_layers=4, num_attention_heads=2,
+        inner_dim=128, max_sequence_length=32, token_keep_k=16,
+    )
+    inputs = {
+        "input_word_ids": np.random.randint(5, 1000, size=(2, 32)),
+        "input_mask": np.ones((2, 32), "int32"),
+        "input_type_ids": np.zeros((2, 32), "int32"),
+    }
+    # Layers 1 and 2 see 16 of the 32 tokens.
+    encoder(inputs, training=True)["sequence_output"]  # [2, 32, 64]
+    ```
     """
 
-    def __init__(
-        self,
-        vocab_size=30522,
-        hidden_size=768,
-        num_layers=12,
-        num_attention_heads=12,
-        inner_dim=3072,
-        max_sequence_length=512,
-        type_vocab_size=2,
-        output_dropout=0.1,
-        attention_dropout=0.1,
-        initializer_range=0.02,
-        token_keep_k=256,
-        token_random_keep_k=0,
-        token_loss_init_value=10.0,
-        token_loss_beta=0.995,
-        token_allow_list=(100, 101, 102, 103),
-        token_deny_list=(0,),
-        first_drop_layer=None,
-        last_drop_layer=None,
-        token_selection="loss",
-        token_keep_k_schedule=(),
-        token_full_step_every=0,
-        token_consistency_weight=0.0,
-        dtype=None,
-        **kwargs,
-    ):
+    def __init__(self, vocab_size=30522, hidden_size=768, num_layers=12, num_attention_heads=12,
+                 inner_dim=3072, max_sequence_length=512, type_vocab_size=2, output_dropout=0.1,
+                 attention_dropout=0.1, initializer_range=0.02, token_keep_k=256, token_random_keep_k=0,
+                 token_loss_init_value=10.0, token_loss_beta=0.995, token_allow_list=(100, 101, 102, 103),
+                 token_deny_list=(0,), first_drop_layer=None, last_drop_layer=None, token_selection="loss",
+                 token_keep_k_schedule=(), token_full_step_every=0, token_consistency_weight=0.0,
+                 dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
-        dropping = token_keep_k is not None
-        if token_selection not in SELECTIONS:
-            raise ConfigurationError(
-                f"`token_selection` must be one of {SELECTIONS}; got {token_selection!r}."
-            )
-        if isinstance(token_full_step_every, bool) or not isinstance(token_full_step_every, int) \
-                or token_full_step_every < 0:
-            raise ConfigurationError(
-                "`token_full_step_every` must be an integer >= 0 (0: no full steps); "
-                f"got {token_full_step_every!r}."
-            )
-        if token_consistency_weight < 0 or (token_consistency_weight and not token_full_step_every):
-            raise ConfigurationError(
-                f"`token_consistency_weight` ({token_consistency_weight}) must be >= 0, and "
-                "needs full steps (`token_full_step_every` > 0) to compare against."
-            )
-        if not dropping:
-            # Each of these changes how tokens are dropped; without dropping
-            # it would be silently ignored.
-            variants = {"token_selection": token_selection != "loss",
-                        "token_keep_k_schedule": bool(token_keep_k_schedule),
-                        "token_full_step_every": bool(token_full_step_every),
-                        "token_consistency_weight": bool(token_consistency_weight)}
-            given = [key for key, on in variants.items() if on]
-            if given:
-                raise ConfigurationError(
-                    f"{', '.join(f'`{key}`' for key in given)} need token dropping, but "
-                    "`token_keep_k` is None (the baseline)."
-                )
-        else:
-            if num_layers < 3:
-                raise ConfigurationError(
-                    "Token dropping needs at least 3 layers (full, dropping, "
-                    f"full); got num_layers={num_layers}."
-                )
-            first, last = default_drop_layers(num_layers)
-            first_drop_layer = first if first_drop_layer is None else first_drop_layer
-            last_drop_layer = last if last_drop_layer is None else last_drop_layer
-            if not 0 <= first_drop_layer <= last_drop_layer <= num_layers - 2:
-                raise ConfigurationError(
-                    "Dropping layers must satisfy 0 <= first_drop_layer <= "
-                    "last_drop_layer <= num_layers - 2 (the last layer sees "
-                    f"all tokens); got first_drop_layer={first_drop_layer}, "
-                    f"last_drop_layer={last_drop_layer}, "
-                    f"num_layers={num_layers}."
-                )
-            for keep_k in stage_keep_ks(token_keep_k, token_keep_k_schedule):
-                check_sequence_fits(keep_k, token_random_keep_k, max_sequence_length,
-                                    "max_sequence_length", ConfigurationError)
-        if hidden_size % num_attention_heads:
-            raise ConfigurationError(
-                f"hidden_size {hidden_size} is not divisible by "
-                f"num_attention_heads {num_attention_heads}."
-            )
+        arguments = locals()  # every constructor argument by name
+        config = {key: arguments[key] for key in _CONFIG_KEYS}
+        config.update(token_allow_list=tuple(token_allow_list), token_deny_list=tuple(token_deny_list))
+        schedule = _checked_arguments(config)
 
         # === Layers ===
         def initializer():
             return keras.initializers.TruncatedNormal(stddev=initializer_range)
 
-        self.token_embedding = ReversibleEmbedding(
-            input_dim=vocab_size,
-            output_dim=hidden_size,
-            embeddings_initializer=initializer(),
-            name="token_embedding", dtype=dtype,
-        )
-        self.position_embedding = PositionEmbedding(
-            sequence_length=max_sequence_length,
-            initializer=initializer(),
-            name="position_embedding", dtype=dtype,
-        )
-        self.segment_embedding = keras.layers.Embedding(
-            input_dim=type_vocab_size,
-            output_dim=hidden_size,
-            embeddings_initializer=initializer(),
-            name="segment_embedding", dtype=dtype,
-        )
-        self.embeddings_layer_norm = keras.layers.LayerNormalization(
-            epsilon=1e-12, name="embeddings_layer_norm", dtype=dtype
-        )
-        self.embeddings_dropout = keras.layers.Dropout(
-            output_dropout, name="embeddings_dropout", dtype=dtype
-        )
-        self.transformer_layers = [
-            TransformerBlock(
-                num_heads=num_attention_heads,
-                intermediate_dim=inner_dim,
-                activation=gelu_approximate,
-                output_dropout=output_dropout,
-                attention_dropout=attention_dropout,
-                layer_norm_epsilon=1e-12,
-                kernel_initializer=initializer(),
-                name=f"transformer_layer_{i}", dtype=dtype,
-            )
-            for i in range(num_layers)
-        ]
+        (self.token_embedding, self.position_embedding, self.segment_embedding,
+         self.embeddings_layer_norm, self.embeddings_dropout) = _embedding_layers(config, initializer, dtype)
+        self.transformer_layers = _transformer_blocks(config, initializer, dtype)
         # TensorFlow checkpoints follow attributes, not lists: name each
         # block so `tf.train.Checkpoint(model=...)` reaches its weights.
         for i, block in enumerate(self.transformer_layers):
             setattr(self, f"transformer_layer_{i}", block)
         self.pooled_dense = keras.layers.Dense(
-            hidden_size,
-            activation="tanh",
-            kernel_initializer=initializer(),
-            name="pooled_dense", dtype=dtype,
+            hidden_size, activation="tanh", kernel_initializer=initializer(), name="pooled_dense", dtype=dtype
         )
-        # One scoring per strategy; the tables and the ranking are float32.
         self.token_importance = self.token_frequency = None
-        if dropping and token_selection == "loss":
-            self.token_importance = TokenImportance(
-                vocab_size,
-                init_value=token_loss_init_value,
-                beta=token_loss_beta,
-                allow_list=token_allow_list,
-                deny_list=token_deny_list,
-                dtype="float32",
-                name="token_importance",
-            )
-        if dropping and token_selection == "frequency":
-            self.token_frequency = TokenFrequency(
-                vocab_size, token_allow_list, token_deny_list, dtype="float32", name="token_frequency"
-            )
-        if dropping and token_selection == "random":
-            # Only the pins rank; the selection's noise orders the rest.
-            self._pinned_scores = pinned_ids(vocab_size, token_allow_list, token_deny_list)[1]
-        if dropping:
-            self.token_selection_layer = TokenSelection(
-                token_keep_k, token_random_keep_k, random_order=token_selection == "random",
-                dtype="float32", name="token_selection",
-            )
-            self.split_tokens = SplitTokens(dtype=dtype, name="split_tokens")
-            self.merge_tokens = MergeTokens(dtype=dtype, name="merge_tokens")
+        if schedule.dropping:
+            self._build_token_dropping(config, dtype)
 
         # === Config ===
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.num_attention_heads = num_attention_heads
-        self.inner_dim = inner_dim
-        self.max_sequence_length = max_sequence_length
-        self.type_vocab_size = type_vocab_size
-        self.output_dropout = output_dropout
-        self.attention_dropout = attention_dropout
-        self.initializer_range = initializer_range
-        self.token_keep_k = token_keep_k
-        self.token_random_keep_k = token_random_keep_k
-        self.token_loss_init_value = token_loss_init_value
-        self.token_loss_beta = token_loss_beta
-        self.token_allow_list = tuple(token_allow_list)
-        self.token_deny_list = tuple(token_deny_list)
-        self.first_drop_layer = first_drop_layer
-        self.last_drop_layer = last_drop_layer
-        self.token_selection = token_selection
-        self.token_keep_k_schedule = _checked_schedule(token_keep_k_schedule)
-        self.token_full_step_every = token_full_step_every
-        self.token_consistency_weight = float(token_consistency_weight)
-
+        config.update(first_drop_layer=schedule.first_drop_layer, last_drop_layer=schedule.last_drop_layer,
+                      token_keep_k_schedule=schedule.stages,
+                      token_consistency_weight=schedule.consistency_weight)
+        for key, value in config.items():
+            setattr(self, key, value)
+        self.schedule = schedule
         self.build()
+
+    def _build_token_dropping(self, config, dtype):
+        """The ranking of `token_selection` and the layers that split the
+        kept tokens off and merge them back; the tables and the ranking are
+        float32."""
+        vocab_size, allow, deny = config["vocab_size"], config["token_allow_list"], config["token_deny_list"]
+        selection = config["token_selection"]
+        if selection == "loss":
+            self.token_importance = TokenImportance(
+                vocab_size, init_value=config["token_loss_init_value"], beta=config["token_loss_beta"],
+                allow_list=allow, deny_list=deny, dtype="float32", name="token_importance",
+            )
+        if selection == "frequency":
+            self.token_frequency = TokenFrequency(vocab_size, allow, deny, dtype="float32", name="token_frequency")
+        if selection == "random":
+            # Only the pins rank; the selection's noise orders the rest.
+            self._pinned_scores = pinned_ids(vocab_size, allow, deny)[1]
+        self.token_selection_layer = TokenSelection(
+            config["token_keep_k"], config["token_random_keep_k"], random_order=selection == "random",
+            dtype="float32", name="token_selection",
+        )
+        self.split_tokens = SplitTokens(dtype=dtype, name="split_tokens")
+        self.merge_tokens = MergeTokens(dtype=dtype, name="merge_tokens")
 
     def build(self, input_shape=None):
         hidden = (None, None, self.hidden_size)
@@ -327,79 +286,24 @@ class TokenDropBertEncoder(keras.Model):
         self.pooled_dense.build((None, self.hidden_size))
         self.built = True
 
-    # === What the encoder tells others ===
+    # === What the encoder tells others (see `TokenSchedule`) ===
     @property
     def dropping(self):
-        return self.token_keep_k is not None
-
-    @property
-    def drop_layers(self):
-        """Indices of the layers whose queries are only the kept tokens
-        (the first of them still reads every token); () without dropping."""
-        if not self.dropping:
-            return ()
-        return tuple(range(self.first_drop_layer, self.last_drop_layer + 1))
-
-    @property
-    def num_kept(self):
-        """Tokens per sequence the dropping layers process (loss-ranked plus
-        random keeps); None without dropping."""
-        return self.token_keep_k + self.token_random_keep_k if self.dropping else None
+        return self.schedule.dropping
 
     def kept_fraction(self, seq_length, first_step=None, last_step=None):
-        """Share of a `seq_length` sequence the dropping layers process:
-        at `token_keep_k`, or the mean over training steps `[first_step,
-        last_step)` (schedule stages and full steps included)."""
-        if first_step is None:
-            return self.num_kept / seq_length if self.dropping else 1.0
-        counts = self.training_mode_counts(first_step, last_step)
-        kept = sum(int(n) * (seq_length if full else k)
-                   for n, (_, full), k in zip(counts, self.training_modes, self.training_mode_kept))
-        return kept / ((last_step - first_step) * seq_length)
+        """`TokenSchedule.kept_fraction`."""
+        return self.schedule.kept_fraction(seq_length, first_step, last_step)
 
-    # === Training modes: schedule stages x (dropping, full step) ===
     @property
     def training_modes(self):
-        """The distinct `(keep_k, full)` a training step may run, in the
-        order `training_mode_index` numbers them: each stage's keep_k, and
-        with full steps each one again with `full=True` (which a
-        consistency loss compares with that stage's dropping pass)."""
-        if not self.dropping:
-            return ((None, True),)
-        fulls = (False, True) if self.token_full_step_every else (False,)
-        return tuple((k, full) for k in stage_keep_ks(self.token_keep_k, self.token_keep_k_schedule)
-                     for full in fulls)
-
-    @property
-    def training_mode_kept(self):
-        """Tokens the dropping layers process in each of `training_modes`'
-        stage (its keep_k plus the random keeps; None without dropping); a
-        full step's dropping pass, if any, is its consistency target's."""
-        return tuple(None if k is None else k + self.token_random_keep_k for k, _ in self.training_modes)
+        """`TokenSchedule.modes`: the `(keep_k, full)` of each branch a
+        training step may take."""
+        return self.schedule.modes
 
     def training_mode_index(self, step):
-        """Index into `training_modes` of the 0-based training `step`
-        (an int, array or tensor; works elementwise)."""
-        step = ops.cast(ops.convert_to_tensor(step), "int32")
-        stage = ops.zeros_like(step)
-        for start, _ in self.token_keep_k_schedule:
-            stage = stage + ops.cast(step >= start, "int32")
-        if not self.token_full_step_every:
-            return stage
-        full = ops.cast((step + 1) % self.token_full_step_every == 0, "int32")
-        return 2 * stage + full
-
-    def training_mode_counts(self, first_step, last_step):
-        """How many of the training steps `[first_step, last_step)` run each
-        of `training_modes` (a NumPy array, one count per mode)."""
-        index = np.asarray(self.training_mode_index(np.arange(first_step, last_step, dtype=np.int32)))
-        return np.bincount(index.reshape([-1]), minlength=len(self.training_modes))
-
-    def kept_at(self, step):
-        """Tokens the dropping layers process at training `step`; None for a
-        full step or an encoder without dropping."""
-        index = int(self.training_mode_index(step))
-        return None if self.training_modes[index][1] else self.training_mode_kept[index]
+        """`TokenSchedule.mode_index`: the branch of training `step`."""
+        return self.schedule.mode_index(step)
 
     def record_mlm_losses(self, masked_lm_ids, mlm_losses, masked_lm_weights):
         """Moves the importance table toward a step's per-prediction MLM
@@ -413,57 +317,26 @@ class TokenDropBertEncoder(keras.Model):
         if self.token_frequency is not None:
             self.token_frequency.update(input_word_ids, input_mask)
 
+    # === Forward ===
     def _embed(self, word_ids, type_ids, training):
         x = self.token_embedding(word_ids)
         x = x + self.position_embedding(x) + self.segment_embedding(type_ids)
         x = self.embeddings_layer_norm(x)
         return self.embeddings_dropout(x, training=training)
 
-    def _validated_inputs(self, inputs):
-        if not isinstance(inputs, dict):
-            raise InputTypeError(
-                f"TokenDropBertEncoder takes a dict with keys {ENCODER_INPUTS}"
-                f"; got {type(inputs).__name__}."
-            )
-        missing = [k for k in ENCODER_INPUTS if k not in inputs]
-        if missing:
-            raise MissingInputError(
-                f"TokenDropBertEncoder inputs lack {missing}; "
-                f"got keys {sorted(inputs)}."
-            )
-        tensors = [ops.cast(inputs[k], "int32") for k in ENCODER_INPUTS]
-        shapes = {k: tuple(t.shape) for k, t in zip(ENCODER_INPUTS, tensors)}
-        if len(set(shapes.values())) != 1 or len(tensors[0].shape) != 2:
-            raise InputError(
-                f"Encoder inputs must all be [batch, seq_length]; got {shapes}."
-            )
-        seq_length = tensors[0].shape[1]
-        if seq_length is not None and seq_length > self.max_sequence_length:
-            raise InputError(
-                f"Sequence length {seq_length} exceeds max_sequence_length "
-                f"{self.max_sequence_length}."
-            )
-        return tensors
-
     def call(self, inputs, training=None, keep_k=None, full=False):
-        word_ids, mask, type_ids = self._validated_inputs(inputs)
+        word_ids, mask, type_ids = _checked_inputs(inputs, self.max_sequence_length)
         valid = ops.logical_and(
             input_checks.check_range("input_word_ids", word_ids, self.vocab_size),
-            input_checks.check_range(
-                "input_type_ids", type_ids, self.type_vocab_size
-            ),
+            input_checks.check_range("input_type_ids", type_ids, self.type_vocab_size),
         )
-        x = input_checks.poison_invalid(
-            self._embed(word_ids, type_ids, training), valid
-        )
+        x = input_checks.poison_invalid(self._embed(word_ids, type_ids, training), valid)
         if self.dropping and training and not full:
             encoder_outputs = self._blocks_with_dropping(
                 x, word_ids, mask, training, self.token_keep_k if keep_k is None else keep_k
             )
         else:
-            encoder_outputs = self._blocks(
-                x, self.transformer_layers, ops.expand_dims(mask, 1), training
-            )
+            encoder_outputs = self._blocks(x, self.transformer_layers, ops.expand_dims(mask, 1), training)
         x = encoder_outputs[-1]
         return {
             "sequence_output": x,
@@ -512,42 +385,18 @@ class TokenDropBertEncoder(keras.Model):
         kept_mask = ops.expand_dims(self.split_tokens(mask, keep, drop)[0], 1)
         # Kept tokens read every token once, then only each other.
         kept = blocks[first](kept, x, attention_mask=full_mask, training=training)
-        kept_outputs = [kept] + self._blocks(
-            kept, blocks[first + 1 : last + 1], kept_mask, training
-        )
-        encoder_outputs += [
-            self.merge_tokens(k, dropped, keep, drop) for k in kept_outputs
-        ]
-        return encoder_outputs + self._blocks(
-            encoder_outputs[-1], blocks[last + 1 :], full_mask, training
-        )
+        kept_outputs = [kept] + self._blocks(kept, blocks[first + 1 : last + 1], kept_mask, training)
+        encoder_outputs += [self.merge_tokens(k, dropped, keep, drop) for k in kept_outputs]
+        return encoder_outputs + self._blocks(encoder_outputs[-1], blocks[last + 1 :], full_mask, training)
 
+    # === Config ===
     def get_config(self):
         config = super().get_config()
+        config.update({key: getattr(self, key) for key in _CONFIG_KEYS})
+        # Sequences as lists, as JSON keeps them.
         config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers,
-                "num_attention_heads": self.num_attention_heads,
-                "inner_dim": self.inner_dim,
-                "max_sequence_length": self.max_sequence_length,
-                "type_vocab_size": self.type_vocab_size,
-                "output_dropout": self.output_dropout,
-                "attention_dropout": self.attention_dropout,
-                "initializer_range": self.initializer_range,
-                "token_keep_k": self.token_keep_k,
-                "token_random_keep_k": self.token_random_keep_k,
-                "token_loss_init_value": self.token_loss_init_value,
-                "token_loss_beta": self.token_loss_beta,
-                "token_allow_list": list(self.token_allow_list),
-                "token_deny_list": list(self.token_deny_list),
-                "first_drop_layer": self.first_drop_layer,
-                "last_drop_layer": self.last_drop_layer,
-                "token_selection": self.token_selection,
-                "token_keep_k_schedule": [list(stage) for stage in self.token_keep_k_schedule],
-                "token_full_step_every": self.token_full_step_every,
-                "token_consistency_weight": self.token_consistency_weight,
-            }
+            token_allow_list=list(self.token_allow_list),
+            token_deny_list=list(self.token_deny_list),
+            token_keep_k_schedule=[list(stage) for stage in self.token_keep_k_schedule],
         )
         return config
