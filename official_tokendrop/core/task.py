@@ -11,7 +11,7 @@ from official_tokendrop.errors import ConfigurationError, DataError
 from official_tokendrop.core.experiment_configs import encoder_arguments, encoder_key
 from official_tokendrop.layers.token_selection import check_sequence_fits
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
-from official_tokendrop.models.token_drop_bert_encoder import stage_keep_ks
+from official_tokendrop.models.token_schedule import stage_keep_ks
 
 
 class PretrainingTask:

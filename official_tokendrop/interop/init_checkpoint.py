@@ -68,7 +68,7 @@ from official_tokendrop.core.experiment_configs import encoder_key
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
-from official_tokendrop.interop.keras_hub import _SHARED_LAYERS, to_keras_hub
+from official_tokendrop.interop.keras_hub import SHARED_LAYERS, masked_lm_head_variables, to_keras_hub
 
 KERAS_HUB, TRANSFORMERS, GOOGLE, OURS = (
     "keras-hub preset", "transformers BERT", "Google BERT checkpoint", "token-drop checkpoint"
@@ -94,13 +94,13 @@ _GELU = ("gelu",) + _TANH_GELU
 # The heads in transformers' names (keras-hub's transformers converter
 # ports no BERT head): {our head attribute: (name, transpose)}.
 _MLM_HEAD = {
-    "dense_kernel": ("cls.predictions.transform.dense.weight", True),
-    "dense_bias": ("cls.predictions.transform.dense.bias", False),
-    "norm_gamma": (("cls.predictions.transform.LayerNorm.weight",
-                    "cls.predictions.transform.LayerNorm.gamma"), False),
-    "norm_beta": (("cls.predictions.transform.LayerNorm.bias",
-                   "cls.predictions.transform.LayerNorm.beta"), False),
-    "bias": (("cls.predictions.bias", "cls.predictions.decoder.bias"), False),
+    "intermediate_dense/kernel": ("cls.predictions.transform.dense.weight", True),
+    "intermediate_dense/bias": ("cls.predictions.transform.dense.bias", False),
+    "intermediate_layer_norm/gamma": (("cls.predictions.transform.LayerNorm.weight",
+                                       "cls.predictions.transform.LayerNorm.gamma"), False),
+    "intermediate_layer_norm/beta": (("cls.predictions.transform.LayerNorm.bias",
+                                      "cls.predictions.transform.LayerNorm.beta"), False),
+    "output_bias": (("cls.predictions.bias", "cls.predictions.decoder.bias"), False),
 }
 _NSP_HEAD = {"kernel": ("cls.seq_relationship.weight", True),
              "bias": ("cls.seq_relationship.bias", False)}
@@ -142,7 +142,7 @@ class _Source:
 # === The copy: keras-hub BertBackbone -> our encoder ===
 def _encoder_pairs(backbone, encoder, include_pooler=True):
     """(our layer, keras-hub layer) of every weight-carrying layer."""
-    names = [n for n in _SHARED_LAYERS if include_pooler or n != "pooled_dense"]
+    names = [n for n in SHARED_LAYERS if include_pooler or n != "pooled_dense"]
     pairs = [(encoder.get_layer(n), backbone.get_layer(n)) for n in names]
     return pairs + [(ours, backbone.get_layer(f"transformer_layer_{i}"))
                     for i, ours in enumerate(encoder.transformer_layers)]
@@ -206,16 +206,8 @@ def check_fits(architecture, ours, source):
         raise ConfigurationError(f"init_checkpoint {source} does not fit the model: {'; '.join(differ)}.")
 
 
-def _head_variables(head):
-    """A keras-hub `MaskedLMHead`'s own variables (ours is one) by the keys
-    of `_MLM_HEAD`; the output projection is the tied token embedding."""
-    return {"dense_kernel": head._intermediate_dense.kernel, "dense_bias": head._intermediate_dense.bias,
-            "norm_gamma": head._intermediate_layer_norm.gamma, "norm_beta": head._intermediate_layer_norm.beta,
-            "bias": head._bias}
-
-
 def _head_arrays_of(head):
-    return {k: np.asarray(v) for k, v in _head_variables(head).items()}
+    return {k: np.asarray(v) for k, v in masked_lm_head_variables(head).items()}
 
 
 # === Reading sources ===
@@ -603,7 +595,7 @@ def check_vocabulary(vocab_file, source_vocabulary, source):
 
 # === The entry point ===
 def _head_plan(head, arrays):
-    return [(variable, arrays[k]) for k, variable in _head_variables(head).items()]
+    return [(variable, arrays[k]) for k, variable in masked_lm_head_variables(head).items()]
 
 
 def check_source(source, architecture, vocab_file=None):

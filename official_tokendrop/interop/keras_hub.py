@@ -8,7 +8,7 @@ import keras_hub
 
 
 # Sub-layers that carry weights, by the names both models give them.
-_SHARED_LAYERS = (
+SHARED_LAYERS = (
     "token_embedding",
     "position_embedding",
     "segment_embedding",
@@ -35,7 +35,7 @@ def to_keras_hub(encoder):
     )
     pairs = [
         (encoder.get_layer(name), backbone.get_layer(name))
-        for name in _SHARED_LAYERS
+        for name in SHARED_LAYERS
     ]
     pairs += [
         (ours, backbone.get_layer(f"transformer_layer_{i}"))
@@ -58,3 +58,18 @@ def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=Tr
     )
     masked_lm.get_layer("mlm_head").set_weights(pretrainer.masked_lm_head.get_weights())
     return masked_lm
+
+
+def masked_lm_head_variables(head):
+    """A keras-hub `MaskedLMHead`'s own variables by their paths below the
+    head (`intermediate_dense/kernel`, `intermediate_dense/bias`,
+    `intermediate_layer_norm/gamma`, `intermediate_layer_norm/beta`,
+    `output_bias`); the tied output projection is the encoder's token
+    embedding and is left out."""
+    variables = {}
+    for variable in head.weights:
+        parts = variable.path.split("/")
+        if head.name in parts:
+            variables["/".join(parts[parts.index(head.name) + 1:])] = variable
+    return variables
+

@@ -23,9 +23,11 @@ import os
 import shutil
 
 import numpy as np
+from safetensors.numpy import save_file
 
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import DataError
+from official_tokendrop.interop.keras_hub import masked_lm_head_variables
 
 HIDDEN_ACT = "gelu_new"  # transformers' name of the tanh-approximated GELU
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
@@ -64,13 +66,10 @@ _HEAD_WEIGHTS = {
 
 
 def _head_weights(head):
-    """The masked-LM head's own weights under transformers' names."""
+    """The masked-LM head's own weights under transformers' names (the tied
+    word embeddings are stored as the encoder's)."""
     weights = {}
-    for variable in head.weights:
-        parts = variable.path.split("/")
-        if head.name not in parts:
-            continue  # the tied word embeddings: stored as the encoder's
-        below = "/".join(parts[parts.index(head.name) + 1:])
+    for below, variable in masked_lm_head_variables(head).items():
         value = variable.numpy()
         # A Dense kernel [in, out] is a torch Linear's weight [out, in].
         weights[_HEAD_WEIGHTS[below]] = value.T if below.endswith("kernel") else value
@@ -129,8 +128,6 @@ def transformers_config(encoder, pad_token_id):
 
 def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase=True):
     """Writes the transformers directory `output` (which must not exist)."""
-    from safetensors.numpy import save_file
-
     vocab = load_vocabulary(vocab_file)
     missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab.tokens]
     if missing:

@@ -16,9 +16,6 @@ from official_tokendrop.layers import (
 )
 from official_tokendrop.layers.token_importance import pinned_ids
 from official_tokendrop.models.token_schedule import TokenSchedule
-# The task checks a run's stages before it builds the encoder; it reads
-# them from here, where the encoder's arguments are defined.
-from official_tokendrop.models.token_schedule import stage_keep_ks  # noqa: F401
 from official_tokendrop.utils import input_checks
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
