@@ -163,13 +163,16 @@ def _dataset(split, ids, batch_size, shuffle=False, seed=0):
 
 def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_rate=5e-5,
              sequence_length=128, seed=0, patience=2, warmup_fraction=0.1, verbose=2):
-    """Trains, early-stops on validation accuracy, scores the test split."""
+    """Trains, early-stops on validation accuracy, scores the test split.
+
+    `seed` orders the training data; the classifier head's initialisation
+    and dropout follow Keras' global seed, which the program sets
+    (`keras.utils.set_random_seed`, as `main` does).
+    """
     check_preset(preset)
     splits, names, ids = read_splits(train, validation, test)
     check_preset_fits(preset, sequence_length)
 
-    # This program's seed (classifier head, dropout, shuffling).
-    keras.utils.set_random_seed(seed)
     steps = epochs * int(np.ceil(len(splits["train"]) / batch_size))
     model = build_classifier(preset, len(names), sequence_length, learning_rate, steps, warmup_fraction)
 
@@ -208,6 +211,8 @@ FLAGS = flags.FLAGS
 @one_line_errors("finetune")
 def main(argv):
     del argv
+    # The program's seed (classifier head, dropout), set once here.
+    keras.utils.set_random_seed(FLAGS.seed)
     results = finetune(
         FLAGS.preset, FLAGS.train, FLAGS.validation, FLAGS.test, FLAGS.epochs,
         FLAGS.batch_size, FLAGS.learning_rate, FLAGS.sequence_length, FLAGS.seed,

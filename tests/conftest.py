@@ -110,8 +110,12 @@ def demo_data(tmp_path_factory):
     return prepare_sample_dataset(directory, DEMO_SEQ, DEMO_PRED, 2000, max_bytes=150_000)
 
 
-def tiny_overrides(data, train_steps=20):
+def tiny_overrides(data, train_steps=20, xla=False):
+    # XLA compiling costs more than a tiny run's steps; the tests that pass
+    # xla=True keep the compiled paths (one replica: the whole step;
+    # several: each replica's forward/backward) covered.
     return {
+        "runtime": {"enable_xla": xla},
         "task": {
             "sample_data": False,
             "export": False,

@@ -29,6 +29,7 @@ def _flags_yaml(tmp_path, data, name="tiny.yaml", **kwargs):
     return str(path)
 
 
+@pytest.mark.slow
 def test_train_eval_checkpoint_then_resume(demo_data, tmp_path, capsys):
     model_dir = str(tmp_path)
     params = tiny_params(demo_data)
@@ -77,8 +78,10 @@ def test_train_eval_checkpoint_then_resume(demo_data, tmp_path, capsys):
     assert resumed.trainable.train_loop_tracing_count() == 1
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_run_the_experiment(demo_data, tmp_path, two_replicas):
-    results = train.run(tiny_params(demo_data, train_steps=10), str(tmp_path), "train_and_eval", two_replicas)
+    results = train.run(tiny_params(demo_data, train_steps=10, xla=True), str(tmp_path), "train_and_eval",
+                        two_replicas)
     assert results["step"] == 10
     assert results["eval"]["step"] == 10 and np.isfinite(results["eval"]["mlm_loss"])
     table = tf.train.load_variable(
@@ -87,6 +90,7 @@ def test_mirrored_two_replicas_run_the_experiment(demo_data, tmp_path, two_repli
     assert (table[5:] != 10.0).any()
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(demo_data, tmp_path):
     params = tiny_params(demo_data)
     train.run(params, str(tmp_path), "train")  # a good checkpoint at step 20
@@ -121,6 +125,7 @@ def _cli(*args, timeout=300):
     )
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(demo_data, tmp_path):
     config = _flags_yaml(tmp_path, demo_data)
     cases = [
@@ -181,6 +186,7 @@ def test_paper_yaml_round_trips_through_params_yaml(tmp_path):
     assert reloaded.trainer.optimizer_config.learning_rate.polynomial.decay_steps == 1_000_000
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_last_checkpoint(demo_data, tmp_path):
     config = _flags_yaml(tmp_path, demo_data, train_steps=200)
     model_dir = tmp_path / "run"

@@ -4,7 +4,7 @@ Imported by the tests (TensorFlow backend) and run as a program under
 `KERAS_BACKEND=jax`, so both backends start from the same weights file and
 batch and their results can be compared number for number.
 
-    KERAS_BACKEND=jax python tests/pretrainer_steps.py WEIGHTS OUT.npz
+    KERAS_BACKEND=jax python tests/models/pretrainer_steps.py WEIGHTS OUT.npz
 """
 
 import os
@@ -12,7 +12,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# conftest (the tiny model and batch) lives in the tests root.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 STEPS = 3
 

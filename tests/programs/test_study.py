@@ -12,7 +12,7 @@ import pytest
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 SCRIPT = "experiments/token_drop_study.py"
-SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data")
 spec = importlib.util.spec_from_file_location("token_drop_study", SCRIPT)
 study = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(study)
@@ -42,6 +42,7 @@ def _run(*args, timeout=900):
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -65,6 +66,7 @@ def test_bad_input_is_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("token_drop_study: error: ") and message in lines[0], lines
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="needs ../shared/data")
 def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     corpus, tasks = tmp_path / "corpus", tmp_path / "tasks"

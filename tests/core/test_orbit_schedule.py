@@ -23,6 +23,7 @@ def _summary_steps(directory, tag):
     return sorted(steps)
 
 
+@pytest.mark.slow
 def test_controller_schedules_checkpoints_summaries_and_evaluations(demo_data, tmp_path):
     schedule = {"trainer": {"validation_interval": 15, "checkpoint_interval": 7}}
     params = tiny_params(demo_data, train_steps=20)

@@ -96,6 +96,7 @@ def test_keep_all_variant_step_equals_the_baseline_step(variant):
         np.testing.assert_allclose(a, b, atol=2e-5, err_msg=str(index))
 
 
+@pytest.mark.slow
 def test_hybrid_full_step_equals_a_baseline_step():
     """Every 4th step full, k=6 of 16: the backend runs step 3 as the
     baseline's step and step 2 with dropping."""
@@ -164,6 +165,7 @@ def _schedule_params(demo_data, steps):
     return params
 
 
+@pytest.mark.slow
 def test_schedule_run_killed_mid_stage_resumes_in_that_stage(demo_data, tmp_path):
     from conftest import runner
 
@@ -210,6 +212,7 @@ def test_bad_variant_configuration_is_refused(demo_data, tmp_path, override, mes
         train.run(params, str(tmp_path), "train")
 
 
+@pytest.mark.slow
 def test_bad_variant_on_the_command_line_is_one_line(demo_data, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "official_tokendrop.train", "--experiment=token_drop_bert/demo", "--mode=train",

@@ -10,6 +10,8 @@ import pytest
 
 import pretrainer_steps
 
+pytestmark = pytest.mark.slow  # subprocesses
+
 
 @pytest.fixture(scope="module")
 def both_backends(tmp_path_factory):

@@ -185,6 +185,7 @@ def test_ours_load_through_model_garden_loader(packed):
     assert rows(theirs) == rows(data)
 
 
+@pytest.mark.slow
 def test_model_garden_files_train_our_pretrainer(sample_text, sample_vocab, tmp_path):
     import keras
 
@@ -255,6 +256,7 @@ def test_undecodable_lines_are_skipped_and_reported(sample_vocab, tmp_path):
     assert summary["sentences"] == 2
 
 
+@pytest.mark.slow
 def test_command_line_error_is_one_line(tmp_path, sample_vocab):
     result = subprocess.run(
         [

@@ -42,6 +42,7 @@ def test_duplicate_vocabulary_entries_are_named(tmp_path):
         load_vocabulary(str(vocab))
 
 
+@pytest.mark.slow
 def test_vocabulary_cli_expands_globs_and_reports_one_line(sample_text, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

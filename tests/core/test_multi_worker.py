@@ -10,9 +10,12 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import DEMO_PRED, DEMO_SEQ
+
+pytestmark = pytest.mark.slow  # subprocesses
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 TABLE = "model/encoder/token_importance/table/.ATTRIBUTES/VARIABLE_VALUE"

@@ -60,6 +60,7 @@ def _keyword_task(sample_text, directory):
     return paths
 
 
+@pytest.mark.slow
 def test_finetuning_beats_the_majority_baseline(exported, sample_text, tmp_path):
     preset, _, _ = exported
     paths = _keyword_task(sample_text, str(tmp_path))

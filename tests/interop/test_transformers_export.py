@@ -115,6 +115,7 @@ def _cli(*args):
                           capture_output=True, text=True, env=ENV, timeout=300)
 
 
+@pytest.mark.slow
 def test_refusals_write_nothing(pretrained, hf_dir, tmp_path):
     model_dir, params = pretrained
     before = {name: os.path.getmtime(os.path.join(hf_dir, name)) for name in os.listdir(hf_dir)}

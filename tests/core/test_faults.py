@@ -137,12 +137,13 @@ def _state(model_dir, step):
             if name.startswith(("model/", "optimizer/", "resume/random/"))}
 
 
+@pytest.mark.slow
 def test_resumed_run_equals_the_uninterrupted_one(demo_data, tmp_path):
     """Stopped at step 10 and resumed to 20: the same weights, importance
     table, optimizer slots, random states and loss as a run straight to 20,
     with dropout and random keep on."""
     def params(steps):
-        p = tiny_params(demo_data, train_steps=steps)
+        p = tiny_params(demo_data, train_steps=steps, xla=True)
         p.override({"task": {"seed": 7, "model": {"encoder": {"any": {
             "dropout_rate": 0.1, "attention_dropout_rate": 0.1, "token_keep_k": 12,
             "token_random_keep_k": 4}}}}})
@@ -184,6 +185,7 @@ def test_checkpoint_without_resume_state_still_resumes(demo_data, trained_dir, t
     assert results["step"] == 30
 
 
+@pytest.mark.slow
 def test_resume_without_random_states_is_exact_too(demo_data, tmp_path, capsys):
     """No dropout and no random keep: nothing random to save; the input
     position alone resumes the run, with no warning."""

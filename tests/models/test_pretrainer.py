@@ -112,6 +112,7 @@ def _replica_tables(variable):
     return [v.numpy() for v in variable.value.values]
 
 
+@pytest.mark.slow
 def test_mirrored_replicas_keep_identical_tables_equal_to_one_device(two_replicas):
     """2 replicas on different halves == one device on the global batch."""
     steps, global_batch = 4, 8

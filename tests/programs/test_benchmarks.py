@@ -5,7 +5,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from official_tokendrop.models.flops import step_flops
+
+pytestmark = pytest.mark.slow  # subprocesses
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
