@@ -26,8 +26,12 @@ from absl import app, flags  # noqa: E402
 from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.core.optimization import PolynomialWarmup  # noqa: E402
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError  # noqa: E402
+from official_tokendrop.interop.init_checkpoint import read_source  # noqa: E402
 
+# What keras-hub reads for fine-tuning: a keras-hub BERT preset (our
+# export), or a transformers BERT directory (`--format=transformers`).
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
+TRANSFORMERS_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json")
 
 
 @dataclasses.dataclass
@@ -96,7 +100,14 @@ def macro_f1(truth, predicted, num_classes):
 
 
 def check_preset(preset):
-    missing = [f for f in PRESET_FILES if not os.path.exists(os.path.join(preset, f))]
+    """`preset` holds the files keras-hub reads: a keras-hub preset's, or a
+    transformers directory's (its config.json has a `model_type`)."""
+    config, transformers = os.path.join(preset, "config.json"), False
+    if os.path.isfile(config):
+        with open(config, encoding="utf-8") as f:
+            transformers = "model_type" in json.load(f)
+    needed = TRANSFORMERS_FILES if transformers else PRESET_FILES
+    missing = [f for f in needed if not os.path.exists(os.path.join(preset, f))]
     if missing:
         raise MissingFileError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
 
@@ -104,16 +115,16 @@ def check_preset(preset):
 def check_preset_fits(preset, sequence_length):
     """The preset's vocabulary fits its embedding, and it has position
     embeddings for `sequence_length` tokens."""
-    with open(os.path.join(preset, "config.json")) as f:
-        config = json.load(f)["config"]
-    with open(os.path.join(preset, "assets/tokenizer/vocabulary.txt"), encoding="utf-8") as f:
+    source = read_source(preset)
+    embedded, positions = source.architecture["vocab_size"], source.architecture["max_sequence_length"]
+    with open(source.vocabulary, encoding="utf-8") as f:
         tokens = sum(1 for line in f if line.strip())
-    if tokens > config["vocabulary_size"]:
+    if tokens > embedded:
         raise DataError(f"Preset {preset}: its vocabulary has {tokens} tokens but the model embeds "
-                         f"only {config['vocabulary_size']}; the preset is inconsistent.")
-    if sequence_length > config["max_sequence_length"]:
+                        f"only {embedded}; the preset is inconsistent.")
+    if sequence_length > positions:
         raise ConfigurationError(f"--sequence_length={sequence_length} exceeds the preset's "
-                         f"{config['max_sequence_length']} position embeddings ({preset}).")
+                                 f"{positions} position embeddings ({preset}).")
 
 
 def read_splits(train, validation, test):
@@ -225,7 +236,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("preset", None, "Exported keras-hub BERT preset directory.")
+    flags.DEFINE_string("preset", None, "keras-hub BERT preset or transformers BERT directory.")
     flags.DEFINE_string("train", None, "Training TSV.")
     flags.DEFINE_string("validation", None, "Validation TSV (early stopping).")
     flags.DEFINE_string("test", None, "Test TSV.")

@@ -140,3 +140,19 @@ def test_build_then_restore_pretrainer_round_trips(demo_data, tmp_path):
     for ours, theirs in zip(saved.weights, restored.weights):
         assert ours.shape == theirs.shape
         np.testing.assert_array_equal(theirs.numpy(), ours.numpy(), err_msg=ours.path)
+
+
+@pytest.mark.slow
+def test_finetuning_reads_a_transformers_directory(pretrained, tmp_path):
+    """`--preset` takes our `--format=transformers` export too (keras-hub
+    reads it); its positions are checked as a preset's are."""
+    model_dir, _ = pretrained
+    directory = str(tmp_path / "hf")
+    export(model_dir, directory, format="transformers")
+    data = tmp_path / "films.tsv"
+    data.write_text("pos\tgood film\nneg\tbad film\npos\tgreat film\nneg\tawful film\n")
+    with pytest.raises(ValueError, match=rf"--sequence_length={DEMO_SEQ + 1} exceeds the preset's {DEMO_SEQ}"):
+        finetune(directory, str(data), str(data), str(data), epochs=1, sequence_length=DEMO_SEQ + 1, verbose=0)
+    results = finetune(directory, str(data), str(data), str(data), epochs=1, sequence_length=DEMO_SEQ,
+                       verbose=0)
+    assert results["num_classes"] == 2 and results["test"]["examples"] == 4
