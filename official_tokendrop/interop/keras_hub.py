@@ -21,7 +21,9 @@ def to_keras_hub(encoder):
     """Returns a `keras_hub.models.BertBackbone` with `encoder`'s weights.
 
     The backbone computes what the encoder computes at inference (no token
-    dropping). The importance table is pretraining state and is left out.
+    dropping), with the encoder's dtype policy (a bf16 run exports a bf16
+    backbone, whatever Keras' global policy). The importance table is
+    pretraining state and is left out.
     """
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=encoder.vocab_size,
@@ -32,6 +34,7 @@ def to_keras_hub(encoder):
         dropout=encoder.output_dropout,
         max_sequence_length=encoder.max_sequence_length,
         num_segments=encoder.type_vocab_size,
+        dtype=encoder.dtype_policy,
     )
     pairs = [
         (encoder.get_layer(name), backbone.get_layer(name))

@@ -90,3 +90,16 @@ def test_bfloat16_policy_trains_with_a_float32_table():
     assert clone.dtype_policy.name == "mixed_bfloat16"
     assert clone.token_importance.dtype_policy.name == "float32"
     assert BertPretrainer.from_config(model.get_config()).masked_lm_head.dtype_policy.name == "mixed_bfloat16"
+
+
+def test_keras_hub_backbone_takes_the_encoder_policy_not_the_global_one():
+    from official_tokendrop.interop.keras_hub import to_keras_hub
+
+    encoder = tiny_encoder(dtype="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"
+    backbone = to_keras_hub(encoder)
+    assert backbone.dtype_policy.name == "mixed_bfloat16"
+    assert backbone.get_layer("transformer_layer_0").compute_dtype == "bfloat16"
+    for ours, theirs in zip(encoder.get_layer("token_embedding").weights,
+                            backbone.get_layer("token_embedding").weights):
+        np.testing.assert_array_equal(theirs.numpy(), ours.numpy())
