@@ -16,6 +16,7 @@ import re
 import sys
 
 import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from official_tokendrop.errors import DataError, RunError
 
@@ -38,17 +39,27 @@ def candidates(directory):
     return [prefix for _, prefix in sorted(found, reverse=True)]
 
 
+def object_graph(reader):
+    """The trackable object graph of a checkpoint (a reader of
+    `tf.train.load_checkpoint`): which object holds which variable."""
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    return graph
+
+
+def child(graph, parent, name):
+    """The node id of `parent`'s child called `name` in `graph`, or None."""
+    return next((c.node_id for c in graph.nodes[parent].children if c.local_name == name), None)
+
+
 def model_weight_count(checkpoint):
     """Number of model weights a checkpoint holds.
 
     Counts the variables reachable from the checkpoint's `model` node,
     leaving out the optimizer (a compiled model points at it too).
     """
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
-
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    graph.ParseFromString(tf.train.load_checkpoint(checkpoint).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
-    (model,) = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
+    graph = object_graph(tf.train.load_checkpoint(checkpoint))
+    model = child(graph, 0, "model")
     seen, stack = set(), [model]
     while stack:
         node = stack.pop()

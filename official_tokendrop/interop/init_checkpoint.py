@@ -61,7 +61,6 @@ import tensorflow as tf
 import yaml
 from keras_hub.src.utils.transformers import convert_bert  # keras-hub's own transformers BERT reader
 from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
-from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from official_tokendrop.core import checkpoints
 from official_tokendrop.core.experiment_configs import encoder_key
@@ -224,7 +223,6 @@ def _file_if(path):
 
 
 def _keras_hub_preset(path, config):
-
     if config.get("registered_name") != "keras_hub>BertBackbone":
         raise DataError(f"{path} is a keras-hub preset of {config.get('registered_name')}, not a BERT "
                         "(keras_hub>BertBackbone).")
@@ -335,7 +333,6 @@ class _Safetensors:
     """keras-hub's safetensors reader as a context giving `get_tensor`."""
 
     def __init__(self, path):
-
         self.loader = SafetensorLoader(path)
 
     def __enter__(self):
@@ -386,7 +383,6 @@ class _GoogleTensors:
     converter matches both `bert.`-prefixed and bare names)."""
 
     def __init__(self, prefix):
-
         self.reader = tf.train.load_checkpoint(prefix)
         self.names = {}
         for name in self.reader.get_variable_to_shape_map():
@@ -408,7 +404,6 @@ class _GoogleTensors:
 
 
 def _variable_names(prefix):
-
     try:
         return tf.train.list_variables(prefix)
     except Exception as error:  # NotFoundError, DataLossError, ...
@@ -434,21 +429,16 @@ def _model_shapes(prefix):
     other objects (the optimizer) also reach a variable does not matter."""
 
     reader = tf.train.load_checkpoint(prefix)
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    graph = checkpoints.object_graph(reader)
     shapes = reader.get_variable_to_shape_map()
-
-    def node(parent, name):
-        return next((c.node_id for c in graph.nodes[parent].children if c.local_name == name), None)
-
-    model = node(0, "model")
+    model = checkpoints.child(graph, 0, "model")
     if model is None:
         return None
 
     def shape(path):
         current = model
         for name in path.split("/"):
-            current = node(current, name)
+            current = checkpoints.child(graph, current, name)
             if current is None:
                 return None
         keys = [a.checkpoint_key for a in graph.nodes[current].attributes if a.name == "VARIABLE_VALUE"]
@@ -458,7 +448,6 @@ def _model_shapes(prefix):
 
 
 def _our_checkpoint(prefix):
-
     stored = _model_shapes(prefix)
     if stored is None:
         raise DataError(f"init_checkpoint {prefix} is a TensorFlow checkpoint but neither Google's BERT "
@@ -485,7 +474,6 @@ def _our_checkpoint(prefix):
     source = _Source(prefix, OURS, architecture, _our_vocabulary(prefix))
 
     def load():
-
         # A plain BERT of the source's shapes: no importance or frequency
         # table to take over, no optimizer or step to restore.
         pretrainer = BertPretrainer(TokenDropBertEncoder(**architecture, token_keep_k=None),
@@ -531,8 +519,6 @@ def _checkpoint_prefix(prefix):
 def read_source(path):
     """Recognises `path` and reads its architecture and vocabulary (no
     weights yet); raises a one-line project error otherwise."""
-
-
     path = str(path).rstrip("/") or "/"
     for suffix in (".index", ".data-00000-of-00001"):
         if path.endswith(suffix) and os.path.isfile(path):
@@ -567,7 +553,6 @@ def read_source(path):
 
 # === Vocabulary ===
 def _tokens(path):
-
     with tf.io.gfile.GFile(path, "rb") as f:
         return [t for t in (line.strip() for line in f.read().decode("utf-8").splitlines()) if t]
 
