@@ -151,6 +151,13 @@ def runner(params, model_dir, strategy=None):
                   strategy or tf.distribute.get_strategy())
 
 
+def checkpoint_state(model_dir, step):
+    """Every weight, optimizer slot and random state of `model_dir`'s ckpt-`step`."""
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, f"ckpt-{step}"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("model/", "optimizer/", "resume/random/"))}
+
+
 @pytest.fixture(scope="session")
 def pretrained(demo_data, tmp_path_factory):
     """A model_dir trained 20 steps on the demo data, and its params."""

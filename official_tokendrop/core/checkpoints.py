@@ -167,6 +167,12 @@ class IntervalCheckpointManager(tf.train.CheckpointManager):
     def checkpoint_interval(self):
         return self._interval
 
+    def restore_or_initialize(self):
+        # The runner restores (the newest intact checkpoint, the chief's on
+        # every worker) before anything else; TensorFlow's preemption
+        # handler, which calls this, must not restore again.
+        return self.latest_checkpoint
+
     def save(self, checkpoint_number=None, check_interval=True, options=None):
         step = int(self._step.numpy())
         if step == self._saved_at or (check_interval and step % self._interval):

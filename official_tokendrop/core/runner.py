@@ -13,7 +13,7 @@ import time
 import orbit
 import tensorflow as tf
 
-from official_tokendrop.core import actions, checkpoints
+from official_tokendrop.core import actions, checkpoints, preemption
 from official_tokendrop.core.actions import log
 from official_tokendrop.core.task import PretrainingTask
 from official_tokendrop.core.trainable import PretrainingTrainable
@@ -208,8 +208,8 @@ class Runner:
         logs = {}
         progress = actions.ProgressLine(self.trainable.optimizer.iterations, eta,
                                         self.config.summary_interval, total)
-        controller = self._controller([progress, logs.update])
-        with self._run_errors():
+        controller = self._controller([progress, logs.update, *self._preemption_actions()])
+        with self._run_errors(), self._stop_on_signals():
             if evaluate:
                 self._train_then_evaluate(controller, total)
             else:
@@ -222,6 +222,36 @@ class Runner:
             f"the model_dir's {self.step} steps: {logs['total_flops']:.3g} FLOPs (FLOP model)"
         )
         return logs
+
+    def _preemption_actions(self):
+        """A multi-worker run's save on SIGTERM, after each loop: TensorFlow's
+        handler makes every worker save the same step, then stop."""
+        if not self.config.preemption_on_demand_checkpoint or worker_count(self.strategy) == 1:
+            return []
+
+        def stopped():
+            raise preemption.Preempted(preemption.preempted_message(
+                "SIGTERM", self.step, self.manager.latest_checkpoint))
+
+        handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+            self.strategy.cluster_resolver, self.manager,
+            termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=stopped))
+        return [lambda logs: handler.save_checkpoint_if_preempted(check_interval=False)]
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self):
+        """One process: SIGTERM or Ctrl-C stops the loop at the step reached,
+        which is saved before the run ends with `Preempted`."""
+        if not self.config.preemption_on_demand_checkpoint or worker_count(self.strategy) > 1:
+            yield
+            return
+        with preemption.SignalStop(self.trainable.stop_requested) as stop:
+            try:
+                yield
+            except preemption.StopRequested:
+                self.manager.save(check_interval=False)
+                raise preemption.Preempted(preemption.preempted_message(
+                    stop.received, self.step, self.manager.latest_checkpoint)) from None
 
     def _train_then_evaluate(self, controller, total):
         # Evaluations on multiples of the interval, a resumed run's too

@@ -24,6 +24,7 @@ import tensorflow as tf
 from official_tokendrop.backend import tensorflow as tensorflow_steps
 from official_tokendrop.core import checkpoints, optimization
 from official_tokendrop.core.actions import log
+from official_tokendrop.core.preemption import StopRequested
 from official_tokendrop.core.task import mixed_precision_policy
 from official_tokendrop.errors import DataError
 
@@ -55,6 +56,8 @@ class PretrainingTrainable(orbit.AbstractTrainer, orbit.AbstractEvaluator):
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer)
         self._build_steps(bool(runtime.enable_xla), strategy.num_replicas_in_sync)
         self._iterator = None  # the training data, opened by `open_train_data`
+        # Set by a signal (core/preemption): the loop stops at the step reached.
+        self.stop_requested = tf.Variable(False, trainable=False, name="stop_requested")
         self.train_seconds = 0.0  # time in training steps, this process
 
     def _build_steps(self, xla, replicas):
@@ -147,17 +150,23 @@ class PretrainingTrainable(orbit.AbstractTrainer, orbit.AbstractEvaluator):
     def _steps_on_every_replica(self, iterator, steps):
         outputs = self.strategy.run(self._replica_train_step, args=(next(iterator),))
         for _ in tf.range(steps - 1):
+            if self.stop_requested:
+                break
             outputs = self.strategy.run(self._replica_train_step, args=(next(iterator),))
         return outputs
 
     def train(self, num_steps):
         """`num_steps` training steps; the loop's mean metrics and rates."""
+        if self.stop_requested.numpy():
+            raise StopRequested()
         steps = int(num_steps)
         self._reset_metrics()
         start = time.time()
         logs = self._results(self.train_loop(self._iterator, tf.constant(steps)))
         elapsed = time.time() - start
         self.train_seconds += elapsed
+        if self.stop_requested.numpy():
+            raise StopRequested()
         data = self.task.data("train")
         logs["learning_rate"] = float(self.optimizer.learning_rate)
         logs["examples_per_second"] = steps * data.global_batch_size / elapsed

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_params
+from conftest import checkpoint_state, tiny_params
 from official_tokendrop import train
 from official_tokendrop.core import checkpoints
 from official_tokendrop.core.checkpoints import CheckpointMismatch
@@ -130,13 +130,6 @@ def test_truncated_tfrecord_is_named(demo_data, tmp_path):
         train.run(params, str(tmp_path / "run"), "train")
 
 
-def _state(model_dir, step):
-    """Every weight, optimizer slot and random state of a checkpoint."""
-    reader = tf.train.load_checkpoint(os.path.join(model_dir, f"ckpt-{step}"))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name.startswith(("model/", "optimizer/", "resume/random/"))}
-
-
 @pytest.mark.slow
 def test_resumed_run_equals_the_uninterrupted_one(demo_data, tmp_path):
     """Stopped at step 10 and resumed to 20: the same weights, importance
@@ -155,14 +148,14 @@ def test_resumed_run_equals_the_uninterrupted_one(demo_data, tmp_path):
     assert checkpoints.resume_state_keys(os.path.join(resumed, "ckpt-10")) == {"data", "random"}
     got = train.run(params(20), resumed, "train")["train"]
     assert got["loss"] == pytest.approx(expected["loss"], abs=1e-5)
-    a, b = _state(straight, 20), _state(resumed, 20)
+    a, b = checkpoint_state(straight, 20), checkpoint_state(resumed, 20)
     assert sorted(a) == sorted(b)
     randoms = [n for n in a if n.startswith("resume/random/")]
     assert len(randoms) > 3 and any("importance" in n for n in a)
     for name in a:
         np.testing.assert_allclose(b[name], a[name], atol=1e-5, err_msg=name)
     # The random states moved on: restoring them is what kept the runs equal.
-    assert any(not np.array_equal(a[n], _state(resumed, 10)[n]) for n in randoms)
+    assert any(not np.array_equal(a[n], checkpoint_state(resumed, 10)[n]) for n in randoms)
 
 
 def test_checkpoint_without_resume_state_still_resumes(demo_data, trained_dir, tmp_path, capsys):
@@ -202,6 +195,6 @@ def test_resume_without_random_states_is_exact_too(demo_data, tmp_path, capsys):
     capsys.readouterr()
     train.run(params(20), resumed, "train")
     assert "holds no input position" not in capsys.readouterr().err
-    a, b = _state(straight, 20), _state(resumed, 20)
+    a, b = checkpoint_state(straight, 20), checkpoint_state(resumed, 20)
     for name in a:
         np.testing.assert_allclose(b[name], a[name], atol=1e-5, err_msg=name)

@@ -31,7 +31,7 @@ def _free_ports(count):
     return ports
 
 
-def _start(model_dir, data, steps, log_dir, attempt):
+def _start(model_dir, data, steps, log_dir, attempt, checkpoint_interval=10):
     override = ",".join([
         "runtime.distribution_strategy=multi_worker_mirrored", "task.sample_data=false", "task.export=false",
         f"task.vocab_file={data.vocab_file}", f"task.train_data.input_path={data.train_pattern}",
@@ -42,7 +42,7 @@ def _start(model_dir, data, steps, log_dir, attempt):
         "task.model.encoder.any.hidden_size=32", "task.model.encoder.any.num_layers=3",
         "task.model.encoder.any.intermediate_size=64",
         f"task.model.encoder.any.max_position_embeddings={DEMO_SEQ}", "task.model.encoder.any.token_keep_k=16",
-        f"trainer.train_steps={steps}", "trainer.checkpoint_interval=10", "trainer.steps_per_loop=10",
+        f"trainer.train_steps={steps}", f"trainer.checkpoint_interval={checkpoint_interval}", "trainer.steps_per_loop=10",
         "trainer.summary_interval=10", "trainer.max_to_keep=3",
     ])
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
@@ -108,3 +108,32 @@ def test_killed_worker_stops_the_other_and_both_resume(demo_data, tmp_path):
     other = tf.train.load_variable(os.path.join(model_dir, "worker_1_tmp", final), TABLE)
     np.testing.assert_array_equal(chief, other)
     assert (chief[5:] != 10.0).any()  # trained: the table moved from its initial value
+
+
+def test_sigterm_to_one_worker_saves_one_step_on_every_worker(demo_data, tmp_path):
+    """TensorFlow's preemption handler: every worker saves the same step
+    after the running loop, then each ends with one line, status 1."""
+    model_dir = str(tmp_path / "model")
+    # No interval checkpoint: only the preemption can save.
+    workers = _start(model_dir, demo_data, 100_000, tmp_path, 0, checkpoint_interval=100_000)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and "step 20/" not in _read(workers[0][1]):
+            assert all(p.poll() is None for p, _ in workers), [_read(log)[-2000:] for _, log in workers]
+            time.sleep(0.2)
+        workers[1][0].send_signal(signal.SIGTERM)
+        codes = [p.wait(timeout=120) for p, _ in workers]
+    finally:
+        for process, _ in workers:
+            process.kill()
+    logs = [_read(log) for _, log in workers]
+    assert codes == [1, 1], [log[-2000:] for log in logs]
+    last = tf.train.latest_checkpoint(model_dir)
+    step = int(last.rsplit("-", 1)[1])
+    assert step >= 20 and step % 10 == 0  # the end of a loop (steps_per_loop 10)
+    assert tf.train.latest_checkpoint(os.path.join(model_dir, "worker_1_tmp")).endswith(f"ckpt-{step}")
+    for log in logs:
+        assert "Traceback" not in log
+    assert logs[0].strip().splitlines()[-1] == (
+        f"train: error: stopped by SIGTERM at step {step}; saved {last}. "
+        "Rerun the same command to resume from it.")
