@@ -7,10 +7,13 @@
 
 Experiments: `token_drop_bert/pretraining` (paper), `bert/pretraining`
 (baseline), `token_drop_bert/demo` (minutes on a CPU; builds its own data).
+Modes: train, eval, train_and_eval, continuous_eval. SIGTERM or Ctrl-C
+while training saves the step reached (core/preemption).
 Errors in the configuration or the data end the program with one line and
 exit status 1.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -26,7 +29,7 @@ from official.common import flags as tfm_flags  # noqa: E402
 from official.core import train_utils  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
-from official_tokendrop.core import checkpoints, experiment_configs  # noqa: E402
+from official_tokendrop.core import checkpoints, config_keys, experiment_configs  # noqa: E402
 from official_tokendrop.core.experiment_configs import encoder_arguments  # noqa: E402
 from official_tokendrop.core.runner import MODES, Runner  # noqa: E402
 from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
@@ -57,15 +60,21 @@ def _check_writable(model_dir):
 
 
 def check_trainer_config(trainer):
-    """Step counts must be positive integers (checked before anything is built)."""
-    for key in ("train_steps", "steps_per_loop", "checkpoint_interval"):
+    """The trainer keys' values (checked before anything is built)."""
+    smallest = {"train_steps": 1, "steps_per_loop": 1, "checkpoint_interval": 1,
+                "continuous_eval_timeout": 1, "recovery_begin_steps": 0, "recovery_max_trials": -1,
+                "summary_interval": None, "validation_interval": None, "validation_steps": None}
+    for key, least in smallest.items():
         value = getattr(trainer, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"trainer.{key} must be a positive integer; got {value!r}.")
-    for key in ("summary_interval", "validation_interval", "validation_steps"):
-        value = getattr(trainer, key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigurationError(f"trainer.{key} must be an integer; got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, int) or (least is not None and value < least):
+            bound = "" if least is None else f" >= {least}"
+            raise ConfigurationError(f"trainer.{key} must be an integer{bound}; got {value!r}.")
+    if trainer.best_checkpoint_metric_comp not in ("higher", "lower"):
+        raise ConfigurationError("trainer.best_checkpoint_metric_comp must be 'higher' or 'lower'; "
+                                 f"got {trainer.best_checkpoint_metric_comp!r}.")
+    if trainer.best_checkpoint_export_subdir and not trainer.best_checkpoint_eval_metric:
+        raise ConfigurationError("trainer.best_checkpoint_export_subdir needs "
+                                 "trainer.best_checkpoint_eval_metric (e.g. mlm_loss, with 'lower').")
 
 
 def check_init_checkpoint(task, model_dir):
@@ -76,7 +85,16 @@ def check_init_checkpoint(task, model_dir):
 
 
 def strategy_for(runtime):
-    """The `tf.distribute` strategy that `runtime` names."""
+    """The `tf.distribute` strategy that `runtime` names (a multi-worker
+    cluster from `runtime.worker_hosts` and `task_index`, or TF_CONFIG)."""
+    if runtime.worker_hosts:
+        if os.environ.get("TF_CONFIG"):
+            raise ConfigurationError("runtime.worker_hosts and the TF_CONFIG environment variable "
+                                     "both name a cluster; set one.")
+        try:
+            distribute_utils.configure_cluster(runtime.worker_hosts, runtime.task_index)
+        except ValueError as error:
+            raise ConfigurationError(f"runtime.worker_hosts / runtime.task_index: {error}") from None
     return distribute_utils.get_distribution_strategy(
         distribution_strategy=runtime.distribution_strategy,
         num_gpus=runtime.num_gpus,
@@ -113,6 +131,7 @@ def run(params, model_dir, mode, strategy=None):
     if mode not in MODES:
         raise ConfigurationError(f"--mode must be one of {MODES}; got {mode!r}.")
     check_trainer_config(params.trainer)
+    config_keys.check_supported(params)
     check_init_checkpoint(params.task, model_dir)
     _check_writable(model_dir)
     if params.task.sample_data:
@@ -128,10 +147,14 @@ def run(params, model_dir, mode, strategy=None):
     if params.task.seed is not None:
         keras.utils.set_random_seed(params.task.seed)
     runner = Runner(params.task, params.trainer, params.runtime, model_dir, strategy)
-    with checkpoints.exclusive(runner.write_dir):
+    # A continuous evaluator runs beside the run that trains in model_dir:
+    # it takes no lock and leaves that run's params.yaml alone.
+    evaluator = mode == "continuous_eval"
+    with contextlib.nullcontext() if evaluator else checkpoints.exclusive(runner.write_dir):
         # params.yaml is written only once the checkpoint is known to fit.
         runner.restore()
-        train_utils.serialize_config(params, model_dir)
+        if not evaluator:
+            train_utils.serialize_config(params, model_dir)
         start = time.time()
         results = runner.run(mode)
         results["wall_seconds"] = time.time() - start

@@ -44,19 +44,45 @@ class GridSummaries(orbit.utils.SummaryManager):
             super().write_summaries(summary_dict)
 
 
-class StopOnNan:
-    """Ends the run before the loop's checkpoint if the loss diverged."""
+class LossGuard:
+    """Model Garden's recovery (`trainer.loss_upper_bound`,
+    `recovery_begin_steps`, `recovery_max_trials`), run before the loop's
+    checkpoint: a loop whose loss is NaN or infinite, or above the bound
+    from `begin_steps` on, is a divergence. The first `max_trials` are
+    undone by restoring the weights and optimizer of the last checkpoint;
+    the data goes on (replaying its batches would diverge again). The next
+    ends the run without saving. `max_trials` -1: never checked.
+    """
 
-    def __init__(self, step, checkpoint_manager):
-        self._step, self._manager = step, checkpoint_manager
+    def __init__(self, step, checkpoint_manager, restore, upper_bound, begin_steps, max_trials):
+        self._step, self._manager, self._restore = step, checkpoint_manager, restore
+        self._bound, self._begin, self._max_trials = upper_bound, begin_steps, max_trials
+        self.trials = 0
+
+    def _divergence(self, loss, step):
+        if not math.isfinite(loss):
+            return f"loss is {loss}"
+        if step >= self._begin and loss > self._bound:
+            return f"loss {loss:.4g} exceeds trainer.loss_upper_bound={self._bound:g}"
+        return None
 
     def __call__(self, logs):
-        if not all(math.isfinite(v) for v in logs.values()):
-            last = self._manager.latest_checkpoint or "none"
-            raise TrainingDiverged(
-                f"loss is {logs['loss']} at step {int(self._step.numpy())}; stopped without saving. "
-                f"Last good checkpoint: {last}"
-            )
+        if self._max_trials < 0:
+            return
+        step = int(self._step.numpy())
+        divergence = self._divergence(logs["loss"], step)
+        if divergence is None:
+            return
+        last = self._manager.latest_checkpoint
+        if self.trials < self._max_trials and last:
+            self.trials += 1
+            self._restore(last)
+            log(f"{divergence} at step {step}; restored {last} (recovery {self.trials} of "
+                f"trainer.recovery_max_trials={self._max_trials})")
+            return
+        raise TrainingDiverged(
+            f"{divergence} at step {step}; stopped without saving after {self.trials} "
+            f"recoveries. Last good checkpoint: {last or 'none'}")
 
 
 class ProgressLine:

@@ -184,6 +184,11 @@ def _experiment(encoder, seq_length, predictions, batch, trainer, sample_data=Fa
     )
 
 
+# Evaluation summaries go to model_dir/eval, beside model_dir/train (Model
+# Garden's default is "validation"; TensorBoard and the study read "eval").
+_EVAL_SUMMARIES = "eval"
+
+
 def _paper_trainer():
     return cfg.TrainerConfig(
         train_steps=1_000_000,
@@ -193,6 +198,7 @@ def _paper_trainer():
         summary_interval=1000,
         validation_interval=20_000,
         validation_steps=64,
+        validation_summary_subdir=_EVAL_SUMMARIES,
         optimizer_config=_optimization(1e-4, 1_000_000, 10_000),
     )
 
@@ -233,6 +239,7 @@ def token_drop_bert_demo() -> cfg.ExperimentConfig:
         summary_interval=25,
         validation_interval=300,
         validation_steps=20,
+        validation_summary_subdir=_EVAL_SUMMARIES,
         optimizer_config=_optimization(1e-3, 300, 30),
     )
     return _experiment(encoder, 128, 20, 32, trainer, sample_data=True, export=True)

@@ -12,19 +12,20 @@ import time
 
 import orbit
 import tensorflow as tf
+from official.core import train_utils
 
 from official_tokendrop.core import actions, checkpoints, preemption
 from official_tokendrop.core.actions import log
 from official_tokendrop.core.task import PretrainingTask
 from official_tokendrop.core.trainable import PretrainingTrainable
 from official_tokendrop.data.file_patterns import expand_input_files
-from official_tokendrop.errors import DataError, MissingFileError, RunError
+from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError, RunError
 from official_tokendrop.interop.init_checkpoint import initialize_from
 from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm
 from official_tokendrop.models.flops import encoder_run_flops
 from official_tokendrop.utils.progress import Eta, format_duration
 
-MODES = ("train", "eval", "train_and_eval")
+MODES = ("train", "eval", "train_and_eval", "continuous_eval")
 
 
 class WorkerLost(RunError):
@@ -108,6 +109,16 @@ class Runner:
             self.trainable.optimizer.iterations, trainer_config.checkpoint_interval,
         )
         self.eval_results = actions.EvalResultsWriter(self.trainable.optimizer.iterations, self.write_dir)
+        self.best_exporter = None
+        if trainer_config.best_checkpoint_export_subdir:
+            metrics = [m.name for m in self.model.metrics]
+            if trainer_config.best_checkpoint_eval_metric not in metrics:
+                raise ConfigurationError(
+                    f"trainer.best_checkpoint_eval_metric={trainer_config.best_checkpoint_eval_metric!r} "
+                    f"is not an evaluation metric of this model; it reports {', '.join(metrics)}.")
+            self.best_exporter = train_utils.BestCheckpointExporter(
+                os.path.join(self.write_dir, trainer_config.best_checkpoint_export_subdir),
+                trainer_config.best_checkpoint_eval_metric, trainer_config.best_checkpoint_metric_comp)
 
     # === State ===
     @property
@@ -160,6 +171,8 @@ class Runner:
             if not self.restored:
                 raise MissingFileError(f"No checkpoint in {self.model_dir} to evaluate.")
             results["eval"] = self.evaluate()
+        elif mode == "continuous_eval":
+            results["eval"] = self.evaluate_continuously()
         else:
             results["train"] = self.train(evaluate=mode == "train_and_eval")
             if self.last_eval:
@@ -179,17 +192,23 @@ class Runner:
         intervals = [i for i in intervals if i and i > 0]
         summaries = self.write_dir if self.is_chief else None
         global_step = self.trainable.optimizer.iterations.value
-        stop_on_nan = actions.StopOnNan(self.trainable.optimizer.iterations, self.manager)
+        loss_guard = actions.LossGuard(
+            self.trainable.optimizer.iterations, self.manager, self.trainable.restore_weights,
+            config.loss_upper_bound, config.recovery_begin_steps, config.recovery_max_trials)
+        eval_actions = [self.eval_results]
+        if self.best_exporter:
+            eval_actions.append(lambda results: self.best_exporter.maybe_export_checkpoint(
+                self.trainable.checkpoint, results, self.step))
         return _Controller(
             global_step=global_step,
             trainer=self.trainable, evaluator=self.trainable, strategy=self.strategy,
-            train_actions=[stop_on_nan, *train_actions], eval_actions=[self.eval_results],
+            train_actions=[loss_guard, *train_actions], eval_actions=eval_actions,
             steps_per_loop=lambda step: min(i - step % i for i in intervals),
             checkpoint_manager=self.manager,
             summary_manager=actions.GridSummaries(
                 summaries and os.path.join(summaries, "train"), global_step,
                 config.summary_interval, config.train_steps),
-            eval_summary_dir=summaries and os.path.join(summaries, "eval"),
+            eval_summary_dir=summaries and os.path.join(summaries, config.validation_summary_subdir),
         )
 
     def train(self, evaluate=False):
@@ -280,6 +299,28 @@ class Runner:
         batches, all if 0); returns the results."""
         with self._run_errors():
             self._controller().evaluate(self.config.validation_steps or -1)
+        return self.last_eval
+
+    def evaluate_continuously(self):
+        """Model Garden's `continuous_eval`: evaluates each new checkpoint a
+        training run writes to model_dir, until one reaches
+        `trainer.train_steps` or none comes for `continuous_eval_timeout`
+        seconds; returns the last results."""
+        total, timeout = self.config.train_steps, self.config.continuous_eval_timeout
+        # As Model Garden documents the key: the most seconds to wait
+        # between checkpoints (its timeout_fn would keep waiting below
+        # train_steps, forever if the trainer is gone).
+        for path in tf.train.checkpoints_iterator(self.model_dir, timeout=timeout,
+                                                  timeout_fn=lambda: True):
+            if path != self.restored:  # the runner restored the newest one already
+                checkpoints.restore(self.trainable.checkpoint, path, self.model)
+                self.restored = path
+            self.evaluate()
+            if self.step >= total:
+                break
+        else:
+            log(f"no new checkpoint in {self.model_dir} for trainer.continuous_eval_timeout="
+                f"{timeout}s; stopped at step {self.step}")
         return self.last_eval
 
     @contextlib.contextmanager

@@ -92,6 +92,11 @@ class PretrainingTrainable(orbit.AbstractTrainer, orbit.AbstractEvaluator):
         """How often the training loop was traced (once per object)."""
         return self.train_loop.experimental_get_tracing_count()
 
+    def restore_weights(self, path):
+        """The weights and optimizer state of checkpoint `path`; the input
+        position and the random states go on (recovery from a divergence)."""
+        tf.train.Checkpoint(model=self.model, optimizer=self.optimizer).read(path).expect_partial()
+
     def open_train_data(self, restored=None):
         """Opens the training data iterator, resumed where the checkpoint
         `restored` (None: a fresh run) left it; from here on every
