@@ -20,7 +20,7 @@ from official_tokendrop.core.trainable import PretrainingTrainable
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.errors import DataError, MissingFileError, RunError
 from official_tokendrop.interop.init_checkpoint import initialize_from
-from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm
+from official_tokendrop.interop.keras_hub import write_preset
 from official_tokendrop.models.flops import encoder_run_flops
 from official_tokendrop.utils.progress import Eta, format_duration
 
@@ -274,6 +274,6 @@ class Runner:
         """Writes a keras-hub BERT preset (with masked-LM head and tokenizer)."""
         directory = os.path.join(self.model_dir, "export")
         sequence_length = self.task.data("train").seq_length
-        to_keras_hub_masked_lm(self.model, vocab_file, sequence_length).save_to_preset(directory)
+        write_preset(self.model, vocab_file, directory, sequence_length)
         log(f"exported keras-hub BERT preset to {directory}")
         return directory
