@@ -178,6 +178,7 @@ class Runner:
                      config.checkpoint_interval, config.validation_interval]
         intervals = [i for i in intervals if i and i > 0]
         summaries = self.write_dir if self.is_chief else None
+        eval_dir = summaries and os.path.join(summaries, "eval")
         global_step = self.trainable.optimizer.iterations.value
         stop_on_nan = actions.StopOnNan(self.trainable.optimizer.iterations, self.manager)
         return _Controller(
@@ -189,7 +190,9 @@ class Runner:
             summary_manager=actions.GridSummaries(
                 summaries and os.path.join(summaries, "train"), global_step,
                 config.summary_interval, config.train_steps),
-            eval_summary_dir=summaries and os.path.join(summaries, "eval"),
+            # Orbit uses eval_summary_manager only when eval_summary_dir is set.
+            eval_summary_dir=eval_dir,
+            eval_summary_manager=actions.Summaries(eval_dir, tf.summary.scalar, global_step),
         )
 
     def train(self, evaluate=False):
