@@ -28,6 +28,11 @@ class OutputExistsError(TokenDropError, FileExistsError):
     """An output would replace something that is already there."""
 
 
+class OutputWriteError(TokenDropError, OSError):
+    """An output could not be written: the disk is full or over quota, or the
+    file system is read-only or refuses us."""
+
+
 class InputError(TokenDropError, ValueError):
     """A layer or model was called with wrong inputs."""
 

@@ -10,7 +10,6 @@ a Hugging Face BERT directory instead (`interop/transformers.py`).
 """
 
 import os
-import shutil
 import sys
 
 from official_tokendrop import cli  # noqa: E402,F401  (quiets TensorFlow before it loads)
@@ -23,6 +22,7 @@ from official_tokendrop.errors import ConfigurationError, OutputExistsError  # n
 from official_tokendrop.interop.transformers import write_transformers  # noqa: E402
 # Re-exported: users' code imports these from here.
 from official_tokendrop.interop.keras_hub import to_keras_hub, to_keras_hub_masked_lm  # noqa: E402,F401
+from official_tokendrop.interop.keras_hub import write_preset  # noqa: E402
 
 
 FORMATS = ("keras_hub", "transformers")
@@ -36,13 +36,8 @@ def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub
         if not overwrite:
             raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it.")
     pretrainer, params, vocab_file, checkpoint = restore_pretrainer(model_dir, vocab_file)
-    sequence_length = params.task.train_data.seq_length
-    if os.path.exists(output):
-        shutil.rmtree(output)
-    if format == "transformers":
-        write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase)
-    else:
-        to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase).save_to_preset(output)
+    write = write_transformers if format == "transformers" else write_preset
+    write(pretrainer, vocab_file, output, params.task.train_data.seq_length, lowercase)
     return checkpoint
 
 

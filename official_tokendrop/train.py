@@ -35,6 +35,7 @@ from official_tokendrop.core.runner import MODES, Runner  # noqa: E402
 from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
 from official_tokendrop.errors import ConfigurationError  # noqa: E402
 from official_tokendrop.interop.init_checkpoint import check_source  # noqa: E402
+from official_tokendrop.utils.outputs import writing  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -154,7 +155,8 @@ def run(params, model_dir, mode, strategy=None):
         # params.yaml is written only once the checkpoint is known to fit.
         runner.restore()
         if not evaluator:
-            train_utils.serialize_config(params, model_dir)
+            with writing("experiment settings", os.path.join(model_dir, "params.yaml")):
+                train_utils.serialize_config(params, model_dir)
         start = time.time()
         results = runner.run(mode)
         results["wall_seconds"] = time.time() - start

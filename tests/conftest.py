@@ -182,3 +182,44 @@ def exported(pretrained, tmp_path_factory):
     pretrainer = restore_pretrainer(model_dir)[0]
     batch = next(iter(PretrainingTask(params.task).build_inputs("validation")))
     return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}
+
+
+# === Write failures ===
+@pytest.fixture
+def small_disk(tmp_path):
+    """`.mount(size)`: a fresh tmpfs of `size` (e.g. "8m") under tmp_path,
+    unmounted after the test; `.fill(path, leave)` fills it up to `leave`
+    free bytes; `.read_only(path)` remounts it read-only. Needs root and
+    `mount` (the test is skipped otherwise); the tests that simulate the
+    same errors run everywhere."""
+    import shutil
+    import subprocess
+    import types
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a small tmpfs needs root and `mount`; the simulated write failures cover this")
+    mounted = []
+
+    def mount(size):
+        path = tmp_path / f"disk{len(mounted)}"
+        path.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                capture_output=True, text=True)
+        if result.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    def fill(path, leave=0):
+        with open(os.path.join(path, "filler"), "wb") as f:
+            try:
+                f.write(b"\0" * max(0, shutil.disk_usage(path).free - leave))
+            except OSError:  # a full disk is what was wanted
+                pass
+
+    def read_only(path):
+        subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
+
+    yield types.SimpleNamespace(mount=mount, fill=fill, read_only=read_only)
+    for path in mounted:
+        subprocess.run(["umount", "--lazy", str(path)], check=True)

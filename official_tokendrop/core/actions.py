@@ -12,6 +12,7 @@ import orbit
 import tensorflow as tf
 
 from official_tokendrop.errors import RunError
+from official_tokendrop.utils.outputs import writing
 
 
 def log(message):
@@ -30,7 +31,18 @@ def on_summary_grid(step, interval, last_step):
     return interval <= 0 or step % interval == 0 or step == last_step
 
 
-class GridSummaries(orbit.utils.SummaryManager):
+class Summaries(orbit.utils.SummaryManager):
+    """Orbit's summary manager; a summary directory that cannot be written
+    ends the run with one line. (On a full disk TensorFlow's event writer
+    drops events without an error; the next checkpoint save reports it.)"""
+
+    def summary_writer(self, relative_path=""):
+        path = os.path.join(self._summary_dir or "", relative_path) if relative_path else self._summary_dir
+        with writing("summaries", path):
+            return super().summary_writer(relative_path)
+
+
+class GridSummaries(Summaries):
     """Orbit writes train summaries after every loop; loops here also end
     at checkpoint and validation steps, so only those on the summary grid
     are written, each the mean of the loop that ended there."""
@@ -115,6 +127,7 @@ class EvalResultsWriter:
 
     def __call__(self, results):
         results["step"] = int(self._step.numpy())
-        with tf.io.gfile.GFile(os.path.join(self._directory, "eval_results.json"), "w") as f:
+        path = os.path.join(self._directory, "eval_results.json")
+        with writing("evaluation results", path), tf.io.gfile.GFile(path, "w") as f:
             json.dump(results, f, indent=2)
         self.last = dict(results)

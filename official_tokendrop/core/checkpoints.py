@@ -19,6 +19,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from official_tokendrop.errors import DataError, RunError
+from official_tokendrop.utils.outputs import writing
 
 
 class CheckpointMismatch(DataError):
@@ -177,7 +178,24 @@ class IntervalCheckpointManager(tf.train.CheckpointManager):
         step = int(self._step.numpy())
         if step == self._saved_at or (check_interval and step % self._interval):
             return None
-        path = super().save(checkpoint_number=step, options=options)
+        prefix = os.path.join(self.directory, f"ckpt-{step}")
+        with writing("checkpoint", prefix, lambda: self._discard(prefix)):
+            path = super().save(checkpoint_number=step, options=options)
         self._saved_at = step
         _log(f"saved checkpoint {path}")
         return path
+
+    def _discard(self, prefix):
+        """After a failed save: removes `prefix`'s files unless they were
+        complete (only the `checkpoint` index failed), so no half-written
+        checkpoint is left for a resume; says which checkpoint restores."""
+        if self.latest_checkpoint != prefix:  # TensorFlow records a save once its files are whole
+            for path in tf.io.gfile.glob(f"{prefix}.*") + tf.io.gfile.glob(f"{prefix}_temp"):
+                if tf.io.gfile.isdir(path):
+                    tf.io.gfile.rmtree(path)
+                else:
+                    tf.io.gfile.remove(path)
+        newest = (candidates(self.directory) or [None])[0]
+        if newest == prefix:
+            return "; its files are complete (only the checkpoint index was not updated): a rerun resumes from it"
+        return f"; its partial files were removed: a rerun resumes from {newest or 'step 0'}"

@@ -21,7 +21,7 @@ from official_tokendrop.core.trainable import PretrainingTrainable
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError, RunError
 from official_tokendrop.interop.init_checkpoint import initialize_from
-from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm
+from official_tokendrop.interop.keras_hub import write_preset
 from official_tokendrop.models.flops import encoder_run_flops
 from official_tokendrop.utils.progress import Eta, format_duration
 
@@ -191,6 +191,7 @@ class Runner:
                      config.checkpoint_interval, config.validation_interval]
         intervals = [i for i in intervals if i and i > 0]
         summaries = self.write_dir if self.is_chief else None
+        eval_dir = summaries and os.path.join(summaries, config.validation_summary_subdir)
         global_step = self.trainable.optimizer.iterations.value
         loss_guard = actions.LossGuard(
             self.trainable.optimizer.iterations, self.manager, self.trainable.restore_weights,
@@ -208,7 +209,9 @@ class Runner:
             summary_manager=actions.GridSummaries(
                 summaries and os.path.join(summaries, "train"), global_step,
                 config.summary_interval, config.train_steps),
-            eval_summary_dir=summaries and os.path.join(summaries, config.validation_summary_subdir),
+            # Orbit uses eval_summary_manager only when eval_summary_dir is set.
+            eval_summary_dir=eval_dir,
+            eval_summary_manager=actions.Summaries(eval_dir, tf.summary.scalar, global_step),
         )
 
     def train(self, evaluate=False):
@@ -345,6 +348,6 @@ class Runner:
         """Writes a keras-hub BERT preset (with masked-LM head and tokenizer)."""
         directory = os.path.join(self.model_dir, "export")
         sequence_length = self.task.data("train").seq_length
-        to_keras_hub_masked_lm(self.model, vocab_file, sequence_length).save_to_preset(directory)
+        write_preset(self.model, vocab_file, directory, sequence_length)
         log(f"exported keras-hub BERT preset to {directory}")
         return directory

@@ -11,8 +11,9 @@ batched TensorFlow graphs; Python only touches whole sentences.
 
 Output: `output_dir/pretrain-SSSSS-of-NNNNN.tfrecord` plus
 `dataset_config.json` (the settings, to refuse mixing configurations and to
-let a rerun finish an interrupted job). Each shard is written under a
-temporary name and renamed when complete.
+let a rerun finish an interrupted job). Each shard, and the settings until
+every shard is there, is written under a temporary name (`.incomplete`) and
+renamed when complete.
 """
 
 import dataclasses
@@ -32,6 +33,7 @@ from official_tokendrop.data import features, masking, sequences
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError
+from official_tokendrop.utils.outputs import writing
 from official_tokendrop.utils.progress import Eta
 
 CONFIG_FILE = "dataset_config.json"
@@ -122,10 +124,15 @@ def _describe_inputs(record):
 
 
 def _check_output_dir(output_dir, expected):
-    """Creates output_dir or checks that what it holds has our settings."""
-    tf.io.gfile.makedirs(output_dir)
-    path = os.path.join(output_dir, CONFIG_FILE)
-    if tf.io.gfile.exists(path):
+    """Creates output_dir or checks that what it holds has our settings;
+    returns the settings file, which is `CONFIG_FILE` only once every shard
+    is written (until then it carries `.incomplete`, as the shards do)."""
+    with writing("output directory", output_dir):
+        tf.io.gfile.makedirs(output_dir)
+    finished = os.path.join(output_dir, CONFIG_FILE)
+    for path in (finished, finished + ".incomplete"):
+        if not tf.io.gfile.exists(path):
+            continue
         with tf.io.gfile.GFile(path) as f:
             found = json.load(f)
         differ = sorted(k for k in expected if found.get(k) != expected[k])
@@ -139,15 +146,18 @@ def _check_output_dir(output_dir, expected):
                 f"{output_dir} holds shards of a different configuration "
                 f"({details}); use an empty directory."
             )
-        return
+        return path
     stray = tf.io.gfile.glob(os.path.join(output_dir, "*.tfrecord*"))
     if stray:
         raise DataError(
             f"{output_dir} holds TFRecords ({os.path.basename(stray[0])}, ...) "
             f"without {CONFIG_FILE}; use an empty directory."
         )
-    with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(expected, f, indent=2, sort_keys=True)
+    path = finished + ".incomplete"
+    with writing("dataset settings", path, lambda: _discard(path)):
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump(expected, f, indent=2, sort_keys=True)
+    return path
 
 
 def _tokenize(documents, vocab, lowercase, progress):
@@ -248,6 +258,8 @@ def _write_shards(arrays, output_dir, options, progress):
     total = len(arrays["input_word_ids"])
     eta = Eta(total)
     eta.update(0)
+    # After a failed shard the finished ones and the `.incomplete` settings stay.
+    kept = "; the finished shards are kept and a rerun with the same arguments writes the rest"
     for index in range(options.num_shards):
         name = shard_name(index, options.num_shards)
         names.append(name)
@@ -257,20 +269,28 @@ def _write_shards(arrays, output_dir, options, progress):
             continue
         rows = {k: v[index :: options.num_shards] for k, v in arrays.items()}
         tmp = path + ".incomplete"
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for start in range(0, len(rows["input_word_ids"]), _BATCH):
-                batch = {k: v[start : start + _BATCH] for k, v in rows.items()}
-                for record in features.serialize_examples(batch, options.use_v2_feature_names):
-                    writer.write(record)
-                written += len(batch["input_word_ids"])
-                eta.update(written)
-                progress(
-                    f"wrote {written:,}/{total:,} sequences "
-                    f"({written / progress.elapsed():,.0f} sequences/s overall)",
-                    eta=eta,
-                )
-        tf.io.gfile.rename(tmp, path, overwrite=True)
+        with writing("TFRecord shard", path, lambda: _discard(tmp, kept)):
+            with tf.io.TFRecordWriter(tmp) as writer:
+                for start in range(0, len(rows["input_word_ids"]), _BATCH):
+                    batch = {k: v[start : start + _BATCH] for k, v in rows.items()}
+                    for record in features.serialize_examples(batch, options.use_v2_feature_names):
+                        writer.write(record)
+                    written += len(batch["input_word_ids"])
+                    eta.update(written)
+                    progress(
+                        f"wrote {written:,}/{total:,} sequences "
+                        f"({written / progress.elapsed():,.0f} sequences/s overall)",
+                        eta=eta,
+                    )
+            tf.io.gfile.rename(tmp, path, overwrite=True)
     return names
+
+
+def _discard(path, note=""):
+    """After a failed write: removes the partly written `path`; returns `note`."""
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.remove(path)
+    return note
 
 
 def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
@@ -285,7 +305,7 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     progress(f"read {report.summary()}", force=True)
     # Only input that reads as text claims the output directory: a refused
     # input leaves no dataset_config.json that would block the next try.
-    _check_output_dir(output_dir, expected)
+    settings = _check_output_dir(output_dir, expected)
     tokenized, num_tokens = _tokenize(documents, vocab, options.do_lower_case, progress)
     if not tokenized:
         raise DataError(f"{files} yield no tokens.")
@@ -300,6 +320,9 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     if not options.dynamic_masking:
         arrays = _mask(arrays, vocab, options, progress)
     shards = _write_shards(arrays, output_dir, options, progress)
+    finished = os.path.join(output_dir, CONFIG_FILE)
+    if settings != finished:  # only now does the directory say it is complete
+        tf.io.gfile.rename(settings, finished, overwrite=True)
 
     num_sequences = len(arrays["input_word_ids"])
     real = int(arrays["input_mask"].sum())

@@ -18,6 +18,7 @@ from official_tokendrop.cli import one_line_errors
 from official_tokendrop.data.documents import check_text_file
 from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.errors import DataError, MissingFileError
+from official_tokendrop.utils.outputs import whole
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -128,16 +129,19 @@ def build_vocabulary(
         raise DataError(f"No text in {list(input_files)} to build a vocabulary.")
     start = time.time()
     logging.info("Learning a %d-token vocabulary from %d lines", vocab_size, len(lines))
-    keras_hub.tokenizers.compute_word_piece_vocabulary(
+    tokens = keras_hub.tokenizers.compute_word_piece_vocabulary(
         tf.data.Dataset.from_tensor_slices(lines).batch(1024),
         vocabulary_size=vocab_size,
-        vocabulary_output_file=output_file,
         lowercase=lowercase,
         strip_accents=False,
         reserved_tokens=list(SPECIAL_TOKENS),
     )
-    with open(output_file + ".json", "w") as f:
+    # The settings first, the vocabulary last: a vocab.txt (which the demo
+    # data and the study reuse when it is there) is always whole.
+    with whole("vocabulary settings", output_file + ".json") as temporary, open(temporary, "w") as f:
         json.dump({"lowercase": lowercase, "strip_accents": False}, f)
+    with whole("vocabulary", output_file) as temporary, open(temporary, "w", encoding="utf-8") as f:
+        f.write("".join(token + "\n" for token in tokens))
     vocab = load_vocabulary(output_file)
     logging.info(
         "Wrote %d tokens to %s in %.1fs", len(vocab), output_file, time.time() - start

@@ -6,6 +6,8 @@ conversion is a weight copy per layer.
 
 import keras_hub
 
+from official_tokendrop.utils.outputs import whole
+
 
 # Sub-layers that carry weights, by the names both models give them.
 SHARED_LAYERS = (
@@ -61,6 +63,15 @@ def to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase=Tr
     )
     masked_lm.get_layer("mlm_head").set_weights(pretrainer.masked_lm_head.get_weights())
     return masked_lm
+
+
+def write_preset(pretrainer, vocab_file, output, sequence_length, lowercase=True):
+    """Writes `to_keras_hub_masked_lm`'s preset directory `output`, whole or
+    not at all (an existing `output` is replaced once the new one is)."""
+    masked_lm = to_keras_hub_masked_lm(pretrainer, vocab_file, sequence_length, lowercase)
+    with whole("keras-hub preset", output, directory=True) as directory:
+        masked_lm.save_to_preset(directory)
+    return output
 
 
 def masked_lm_head_variables(head):

@@ -20,7 +20,6 @@ MLM logits differ slightly (BUILD_NOTES.md gives the measured size).
 
 import json
 import os
-import shutil
 
 import numpy as np
 from safetensors.numpy import save_file
@@ -28,6 +27,7 @@ from safetensors.numpy import save_file
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.errors import DataError
 from official_tokendrop.interop.keras_hub import masked_lm_head_variables
+from official_tokendrop.utils.outputs import whole
 
 HIDDEN_ACT = "gelu_new"  # transformers' name of the tanh-approximated GELU
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
@@ -127,15 +127,20 @@ def transformers_config(encoder, pad_token_id):
 
 
 def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase=True):
-    """Writes the transformers directory `output` (which must not exist)."""
+    """Writes the transformers directory `output`, whole or not at all (an
+    existing `output` is replaced once the new one is)."""
     vocab = load_vocabulary(vocab_file)
     missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab.tokens]
     if missing:
         raise DataError(f"{vocab_file} lacks the special tokens {missing} that BertTokenizer needs.")
-    temporary = output.rstrip("/") + ".incomplete"
-    shutil.rmtree(temporary, ignore_errors=True)
-    os.makedirs(temporary)
-    save_file(transformers_weights(pretrainer), os.path.join(temporary, "model.safetensors"),
+    with whole("transformers export", output, directory=True) as directory:
+        _write_files(pretrainer, vocab, directory, sequence_length, lowercase)
+    return output
+
+
+def _write_files(pretrainer, vocab, directory, sequence_length, lowercase):
+    """The directory's files: weights, config, tokenizer settings, vocabulary."""
+    save_file(transformers_weights(pretrainer), os.path.join(directory, "model.safetensors"),
               metadata={"format": "pt"})
     config = transformers_config(pretrainer.encoder, vocab.tokens.index("[PAD]"))
     tokenizer = {
@@ -152,9 +157,7 @@ def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercas
     files = {"config.json": config, "tokenizer_config.json": tokenizer,
              "special_tokens_map.json": SPECIAL_TOKENS}
     for name, content in files.items():
-        with open(os.path.join(temporary, name), "w") as f:
+        with open(os.path.join(directory, name), "w") as f:
             json.dump(content, f, indent=2)
-    with open(os.path.join(temporary, "vocab.txt"), "w", encoding="utf-8") as f:
+    with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(vocab.tokens) + "\n")
-    os.replace(temporary, output)  # the directory appears whole or not at all
-    return output

@@ -198,3 +198,137 @@ def test_resume_without_random_states_is_exact_too(demo_data, tmp_path, capsys):
     a, b = checkpoint_state(straight, 20), checkpoint_state(resumed, 20)
     for name in a:
         np.testing.assert_allclose(b[name], a[name], atol=1e-5, err_msg=name)
+
+
+# === A checkpoint that cannot be written ===
+def _restored(demo_data, model_dir):
+    """(checkpoint, step, weights) that a rerun in `model_dir` restores."""
+    from conftest import runner
+
+    trainer = runner(tiny_params(demo_data), model_dir)
+    path = trainer.restore()
+    return path, trainer.step, [w.numpy() for w in trainer.model.weights]
+
+
+@pytest.fixture(scope="module")
+def step_20(demo_data, trained_dir, tmp_path_factory):
+    """What `trained_dir` restores: ckpt-20, step 20 and its weights."""
+    return _restored(demo_data, _copy(trained_dir, tmp_path_factory.mktemp("step_20")))
+
+
+def _run_to_30(demo_data, model_dir, capsys):
+    """Trains `model_dir` on to step 30 as the train program; returns its last stderr line."""
+    from official_tokendrop.cli import one_line_errors
+
+    capsys.readouterr()
+    status = one_line_errors("train")(lambda argv: train.run(tiny_params(demo_data, train_steps=30),
+                                                            model_dir, "train"))([])
+    assert status == 1
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def _assert_restores(demo_data, model_dir, expected, capsys):
+    path, step, weights = _restored(demo_data, model_dir)
+    assert (os.path.basename(path), step) == (os.path.basename(expected[0]), expected[1])
+    for got, want in zip(weights, expected[2], strict=True):
+        np.testing.assert_array_equal(got, want)
+    return capsys.readouterr().err
+
+
+def test_checkpoint_without_space_ends_in_one_line_and_the_previous_one_restores(
+        demo_data, trained_dir, step_20, tmp_path, monkeypatch, capsys):
+    """Simulated (runs everywhere): TensorFlow's save runs out of space
+    after renaming its data file and starting the index, the worst moment."""
+    model_dir = _copy(trained_dir, tmp_path)
+    kept = {path: open(path, "rb").read() for step in (10, 20) for path in _files(model_dir, step)}
+    write = tf.train.Checkpoint._write
+
+    def out_of_space(self, prefix, options=None):
+        if not prefix.endswith("ckpt-30"):
+            return write(self, prefix, options=options)
+        for suffix in (".data-00000-of-00001", ".index"):
+            with open(prefix + suffix, "wb") as f:
+                f.write(b"\0" * 100)
+        os.makedirs(prefix + "_temp")
+        raise tf.errors.ResourceExhaustedError(None, None, f"{prefix}_temp/part-00000-of-00001.data-00000-of-"
+                                               "00001.tempstate1; No space left on device [Op:SaveV2]")
+
+    monkeypatch.setattr(tf.train.Checkpoint, "_write", out_of_space)
+    line = _run_to_30(demo_data, model_dir, capsys)
+    assert line == (f"train: error: could not write checkpoint {model_dir}/ckpt-30: No space left on device; "
+                    f"its partial files were removed: a rerun resumes from {model_dir}/ckpt-20")
+    assert not tf.io.gfile.glob(os.path.join(model_dir, "ckpt-30*"))
+    assert tf.train.latest_checkpoint(model_dir) == os.path.join(model_dir, "ckpt-20")
+    assert {path: open(path, "rb").read() for path in kept} == kept
+    monkeypatch.undo()
+    assert "WARNING" not in _assert_restores(demo_data, model_dir, step_20, capsys)
+
+
+def test_checkpoint_whose_index_cannot_be_updated_is_kept(demo_data, trained_dir, tmp_path, monkeypatch, capsys):
+    """Simulated: the files of ckpt-30 are whole, only the `checkpoint`
+    index could not be rewritten; ckpt-30 is complete, so it stays and a
+    rerun resumes from it."""
+    model_dir = _copy(trained_dir, tmp_path)
+    record = checkpoints.IntervalCheckpointManager._record_state
+
+    def refused(self):
+        if self.latest_checkpoint.endswith("ckpt-30"):
+            raise tf.errors.PermissionDeniedError(None, None, f"{model_dir}/checkpoint.tmp1; Permission denied")
+        record(self)
+
+    monkeypatch.setattr(checkpoints.IntervalCheckpointManager, "_record_state", refused)
+    line = _run_to_30(demo_data, model_dir, capsys)
+    assert line == (f"train: error: could not write checkpoint {model_dir}/ckpt-30: Permission denied; its files "
+                    "are complete (only the checkpoint index was not updated): a rerun resumes from it")
+    assert tf.train.latest_checkpoint(model_dir) == os.path.join(model_dir, "ckpt-20")
+    monkeypatch.undo()
+    trainer_path, step, _ = _restored(demo_data, model_dir)
+    assert (trainer_path, step) == (os.path.join(model_dir, "ckpt-30"), 30)
+
+
+def test_checkpoint_on_a_full_disk(demo_data, trained_dir, step_20, small_disk, capsys):
+    """A real full disk (a tmpfs with room for everything but ckpt-30)."""
+    disk = small_disk.mount("8m")
+    model_dir = str(disk / "run")
+    shutil.copytree(trained_dir, model_dir)
+    small_disk.fill(disk, leave=256 << 10)  # params.yaml and summaries fit, a checkpoint (1.2 MB) does not
+    line = _run_to_30(demo_data, model_dir, capsys)
+    assert line == (f"train: error: could not write checkpoint {model_dir}/ckpt-30: No space left on device; "
+                    f"its partial files were removed: a rerun resumes from {model_dir}/ckpt-20")
+    assert not tf.io.gfile.glob(os.path.join(model_dir, "ckpt-30*"))
+    assert tf.train.latest_checkpoint(model_dir) == os.path.join(model_dir, "ckpt-20")
+    os.remove(disk / "filler")
+    assert "WARNING" not in _assert_restores(demo_data, model_dir, step_20, capsys)
+
+
+def test_summaries_and_eval_results_on_a_read_only_disk(small_disk):
+    """Summaries and evaluation results that cannot be written end the run
+    with one line (a full disk does not: TensorFlow's event writer drops
+    events silently, and the next checkpoint save reports it)."""
+    from official_tokendrop.core import actions
+    from official_tokendrop.errors import OutputWriteError
+
+    disk = small_disk.mount("64k")
+    small_disk.read_only(disk)
+    step = tf.Variable(10, dtype=tf.int64)
+    with pytest.raises(OutputWriteError) as raised:
+        actions.Summaries(str(disk / "eval"), tf.summary.scalar, step).summary_writer()
+    assert str(raised.value) == f"could not write summaries {disk / 'eval'}: Read-only file system"
+    with pytest.raises(OutputWriteError) as raised:
+        actions.EvalResultsWriter(step, str(disk))({"loss": 1.0})
+    assert str(raised.value) == f"could not write evaluation results {disk / 'eval_results.json'}: Read-only file system"
+
+
+def test_params_yaml_that_cannot_be_written_is_one_line(demo_data, trained_dir, tmp_path, monkeypatch):
+    from official_tokendrop.errors import OutputWriteError
+
+    model_dir = _copy(trained_dir, tmp_path)
+
+    def refused(params, directory):
+        raise tf.errors.PermissionDeniedError(None, None, f"{directory}/params.yaml; Permission denied")
+
+    monkeypatch.setattr(train.train_utils, "serialize_config", refused)
+    with pytest.raises(OutputWriteError) as raised:
+        train.run(tiny_params(demo_data, train_steps=30), model_dir, "train")
+    assert str(raised.value) == f"could not write experiment settings {model_dir}/params.yaml: Permission denied"
+    assert checkpoints.candidates(model_dir)[0].endswith("ckpt-20")  # nothing trained

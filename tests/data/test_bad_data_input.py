@@ -1,5 +1,7 @@
 """Bad input to the data tools: one line naming the file, never junk data."""
 
+import builtins
+import errno
 import hashlib
 import json
 import os
@@ -11,6 +13,7 @@ import pytest
 
 from official_tokendrop.data.create_pretraining_data import convert
 from official_tokendrop.data.vocabulary import build_vocabulary, load_vocabulary
+from official_tokendrop.errors import OutputWriteError
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -102,3 +105,41 @@ def test_unk_heavy_conversion_warns(sample_vocab, tmp_path, capsys):
     summary = convert([str(text)], sample_vocab.path, str(tmp_path / "out"))
     assert summary["unk_fraction"] > 0.5
     assert "WARNING: " in capsys.readouterr().err
+
+
+# === A vocabulary that cannot be written ===
+def test_vocabulary_over_quota_leaves_no_partial_file(sample_text, tmp_path, monkeypatch):
+    """Simulated (runs everywhere): the vocabulary stops half-written, over
+    the disk quota; a vocab.txt is never left half-written (the demo data
+    and the study reuse one that is there)."""
+    from official_tokendrop.data import vocabulary
+
+    output = tmp_path / "vocab.txt"
+
+    def over_quota(path, mode="r", **kwargs):
+        if str(path) == f"{output}.incomplete":
+            with builtins.open(path, mode, **kwargs) as f:
+                f.write("[PAD]\n[UN")
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), str(path))
+        return builtins.open(path, mode, **kwargs)
+
+    monkeypatch.setattr(vocabulary, "open", over_quota, raising=False)
+    with pytest.raises(OutputWriteError) as raised:
+        build_vocabulary([sample_text], 200, str(output), max_lines=2000)
+    assert str(raised.value) == f"could not write vocabulary {output}: Disk quota exceeded; nothing was left at {output}"
+    assert sorted(os.listdir(tmp_path)) == ["vocab.txt.json"]  # the settings alone name no vocabulary
+    output.write_text("an earlier vocabulary\n")
+    with pytest.raises(OutputWriteError, match=rf"; {output} was left as it was$"):
+        build_vocabulary([sample_text], 200, str(output), max_lines=2000)
+    assert output.read_text() == "an earlier vocabulary\n"
+
+
+def test_vocabulary_on_a_full_disk(sample_text, small_disk):
+    disk = small_disk.mount("64k")
+    small_disk.fill(disk)
+    output = disk / "vocab.txt"
+    with pytest.raises(OutputWriteError) as raised:
+        build_vocabulary([sample_text], 200, str(output), max_lines=2000)
+    assert str(raised.value) == (f"could not write vocabulary settings {output}.json: No space left on device; "
+                                 f"nothing was left at {output}.json")
+    assert os.listdir(disk) == ["filler"]

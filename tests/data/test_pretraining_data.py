@@ -12,6 +12,7 @@ import tensorflow as tf
 from official_tokendrop.data import create_pretraining_data as cpd
 from official_tokendrop.data.masking import MaskingConfig
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
+from official_tokendrop.errors import OutputWriteError
 
 SEQ, PRED = 64, 10
 OPTIONS = cpd.ConversionOptions(seq_length=SEQ, max_predictions_per_seq=PRED, num_shards=2, dupe_factor=2)
@@ -289,3 +290,53 @@ def test_batched_serialization_equals_protobuf():
         }
         expected = tf.train.Example(features=tf.train.Features(feature=feature))
         assert tf.train.Example.FromString(record) == expected
+
+
+# === Shards that cannot be written ===
+def test_shard_without_space_leaves_no_complete_looking_dataset(packed, sample_text, sample_vocab, tmp_path,
+                                                                monkeypatch):
+    """Simulated (runs everywhere): the second shard runs out of space
+    after its first record. The directory does not say it is complete
+    (no `dataset_config.json`), and a rerun finishes it."""
+    writer = tf.io.TFRecordWriter
+
+    class OutOfSpace:
+        def __init__(self, path):
+            self.path, self.records = path, writer(path)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *error):
+            self.records.close()
+
+        def write(self, record):
+            self.records.write(record)
+            if cpd.shard_name(1, 2) in self.path:
+                raise tf.errors.ResourceExhaustedError(None, None, f"{self.path}; No space left on device")
+
+    monkeypatch.setattr(tf.io, "TFRecordWriter", OutOfSpace)
+    with pytest.raises(OutputWriteError) as raised:
+        cpd.convert([sample_text], sample_vocab.path, str(tmp_path), OPTIONS)
+    assert str(raised.value) == (
+        f"could not write TFRecord shard {tmp_path / cpd.shard_name(1, 2)}: No space left on device; "
+        "the finished shards are kept and a rerun with the same arguments writes the rest")
+    assert sorted(os.listdir(tmp_path)) == [cpd.CONFIG_FILE + ".incomplete", cpd.shard_name(0, 2)]
+    monkeypatch.undo()
+    cpd.convert([sample_text], sample_vocab.path, str(tmp_path), OPTIONS)
+    out, _, _ = packed
+    assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(out))
+    for name in os.listdir(out):
+        with open(os.path.join(out, name), "rb") as f:
+            assert (tmp_path / name).read_bytes() == f.read(), name
+
+
+def test_shards_on_a_full_disk(sample_text, sample_vocab, small_disk):
+    """A real full disk: a 128 KiB tmpfs holds the settings, not the shards."""
+    disk = small_disk.mount("128k")
+    with pytest.raises(OutputWriteError) as raised:
+        cpd.convert([sample_text], sample_vocab.path, str(disk), OPTIONS)
+    assert str(raised.value) == (
+        f"could not write TFRecord shard {disk / cpd.shard_name(0, 2)}: No space left on device; "
+        "the finished shards are kept and a rerun with the same arguments writes the rest")
+    assert os.listdir(disk) == [cpd.CONFIG_FILE + ".incomplete"]

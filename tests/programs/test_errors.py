@@ -37,7 +37,8 @@ def test_each_error_is_also_the_builtin_it_refines():
     assert issubclass(errors.MissingInputError, KeyError)
     assert issubclass(errors.InputTypeError, TypeError)
     assert issubclass(errors.OutputExistsError, FileExistsError)
+    assert issubclass(errors.OutputWriteError, OSError)
     assert issubclass(errors.RunError, RuntimeError)
-    for name in ("ConfigurationError", "DataError", "MissingFileError", "OutputExistsError", "InputError",
-                 "MissingInputError", "InputTypeError", "RunError"):
+    for name in ("ConfigurationError", "DataError", "MissingFileError", "OutputExistsError", "OutputWriteError",
+                 "InputError", "MissingInputError", "InputTypeError", "RunError"):
         assert issubclass(getattr(errors, name), errors.TokenDropError)

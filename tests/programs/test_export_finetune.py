@@ -10,6 +10,7 @@ import tensorflow as tf
 from official.modeling import hyperparams
 
 from conftest import DEMO_SEQ, tiny_params
+from official_tokendrop.errors import OutputWriteError
 from official_tokendrop.export import export
 from official_tokendrop.finetune import finetune, read_tsv
 
@@ -156,3 +157,62 @@ def test_finetuning_reads_a_transformers_directory(pretrained, tmp_path):
     results = finetune(directory, str(data), str(data), str(data), epochs=1, sequence_length=DEMO_SEQ,
                        verbose=0)
     assert results["num_classes"] == 2 and results["test"]["examples"] == 4
+
+
+# === An export that cannot be written ===
+def _listing(directory):
+    return {os.path.relpath(os.path.join(root, name), directory): open(os.path.join(root, name), "rb").read()
+            for root, _, files in os.walk(directory) for name in files}
+
+
+@pytest.mark.parametrize("format", ["keras_hub", "transformers"])
+def test_export_without_space_leaves_nothing_that_looks_complete(pretrained, tmp_path, monkeypatch, format):
+    """Simulated (runs everywhere): the weights file fails half-written, as
+    h5py (keras-hub) and safetensors report a full disk."""
+    from safetensors import SafetensorError
+
+    from official_tokendrop.interop import transformers
+
+    def keras_hub_out_of_space(self, directory):
+        with open(os.path.join(directory, "model.weights.h5"), "wb") as f:
+            f.write(b"\0" * 100)
+        raise OSError(28, "Unable to synchronously write data (file write failed: ..., errno = 28, "
+                          "error message = 'No space left on device')")
+
+    def transformers_out_of_space(weights, path, metadata=None):
+        with open(path, "wb") as f:
+            f.write(b"\0" * 100)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    if format == "keras_hub":
+        monkeypatch.setattr(keras_hub.models.BertMaskedLM, "save_to_preset", keras_hub_out_of_space)
+    else:
+        monkeypatch.setattr(transformers, "save_file", transformers_out_of_space)
+    model_dir, _ = pretrained
+    output = str(tmp_path / "out")
+    what = "keras-hub preset" if format == "keras_hub" else "transformers export"
+    with pytest.raises(OutputWriteError) as raised:
+        export(model_dir, output, format=format)
+    assert str(raised.value) == (f"could not write {what} {output}: No space left on device; "
+                                 f"nothing was left at {output}")
+    assert os.listdir(tmp_path) == []
+    # Overwriting an earlier export: it stays as it was until the new one is whole.
+    os.makedirs(output)
+    (tmp_path / "out" / "config.json").write_text("{}")
+    with pytest.raises(OutputWriteError, match=rf"^could not write {what} {output}: No space left on device; "
+                                      rf"{output} was left as it was$"):
+        export(model_dir, output, format=format, overwrite=True)
+    assert os.listdir(tmp_path) == ["out"] and _listing(output) == {"config.json": b"{}"}
+
+
+def test_export_on_a_full_disk(pretrained, small_disk):
+    """A real full disk (a 256 KiB tmpfs: less than the weights)."""
+    disk = small_disk.mount("256k")
+    model_dir, _ = pretrained
+    for format, what in (("keras_hub", "keras-hub preset"), ("transformers", "transformers export")):
+        output = str(disk / format)
+        with pytest.raises(OutputWriteError) as raised:
+            export(model_dir, output, format=format)
+        assert str(raised.value) == (f"could not write {what} {output}: No space left on device; "
+                                     f"nothing was left at {output}")
+        assert os.listdir(disk) == []
