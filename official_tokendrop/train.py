@@ -68,8 +68,9 @@ def check_trainer_config(trainer):
     for key, least in smallest.items():
         value = getattr(trainer, key)
         if isinstance(value, bool) or not isinstance(value, int) or (least is not None and value < least):
-            bound = "" if least is None else f" >= {least}"
-            raise ConfigurationError(f"trainer.{key} must be an integer{bound}; got {value!r}.")
+            kind = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+                least, f"an integer >= {least}")
+            raise ConfigurationError(f"trainer.{key} must be {kind}; got {value!r}.")
     if trainer.best_checkpoint_metric_comp not in ("higher", "lower"):
         raise ConfigurationError("trainer.best_checkpoint_metric_comp must be 'higher' or 'lower'; "
                                  f"got {trainer.best_checkpoint_metric_comp!r}.")

@@ -65,7 +65,7 @@ def test_refused_before_anything_is_written(demo_data, tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ({"recovery_max_trials": -2}, "trainer.recovery_max_trials must be an integer >= -1; got -2."),
-    ({"continuous_eval_timeout": 0}, "trainer.continuous_eval_timeout must be an integer >= 1; got 0."),
+    ({"continuous_eval_timeout": 0}, "trainer.continuous_eval_timeout must be a positive integer; got 0."),
     ({"best_checkpoint_metric_comp": "smaller"}, "trainer.best_checkpoint_metric_comp must be 'higher' or 'lower'; got 'smaller'."),
     ({"best_checkpoint_export_subdir": "best"}, "trainer.best_checkpoint_export_subdir needs trainer.best_checkpoint_eval_metric"),
     ({"best_checkpoint_export_subdir": "best", "best_checkpoint_eval_metric": "accuracy"},
