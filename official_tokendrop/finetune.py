@@ -4,12 +4,12 @@
         --train=train.tsv --validation=dev.tsv --test=test.tsv --output=results.json
 
 Each TSV line is `label<TAB>text` (single sentence) or
-`label<TAB>text<TAB>text_b` (sentence pair). Uses keras-hub's
+`label<TAB>text<TAB>text_b` (sentence pair); CSV, quoting, headers and
+encodings as `data.task_rows` reads them. Uses keras-hub's
 `BertTextClassifier` and `model.fit` with linear warm-up and decay and
 early stopping on validation accuracy; reports accuracy and macro-F1.
 """
 
-import dataclasses
 import json
 import os
 import sys
@@ -25,6 +25,7 @@ from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.core.optimization import PolynomialWarmup  # noqa: E402
+from official_tokendrop.data.task_rows import class_names, read_task_file  # noqa: E402
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError  # noqa: E402
 from official_tokendrop.interop.init_checkpoint import read_source  # noqa: E402
 
@@ -32,48 +33,6 @@ from official_tokendrop.interop.init_checkpoint import read_source  # noqa: E402
 # export), or a transformers BERT directory (`--format=transformers`).
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
 TRANSFORMERS_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json")
-
-
-@dataclasses.dataclass
-class Split:
-    path: str
-    labels: list
-    texts: list
-    text_pairs: list  # empty for single-sentence tasks
-
-    def __len__(self):
-        return len(self.labels)
-
-
-def read_tsv(path):
-    """Reads `label<TAB>text[<TAB>text_b]` lines; errors name file and line."""
-    if not os.path.exists(path):
-        raise MissingFileError(f"{path} does not exist.")
-    labels, texts, pairs, width = [], [], [], None
-    # utf-8-sig: a byte-order mark would otherwise become part of the first label.
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) not in (2, 3) or width not in (None, len(fields)):
-                expected = "2 or 3" if width is None else str(width)
-                raise DataError(
-                    f"{path}:{number}: expected {expected} tab-separated columns "
-                    f"(label, text[, text_b]); found {len(fields)}."
-                )
-            width = len(fields)
-            label = fields[0].strip()  # "pos " and "pos" are one class
-            if not label:
-                raise DataError(f"{path}:{number}: the label is empty.")
-            labels.append(label)
-            texts.append(fields[1])
-            if width == 3:
-                pairs.append(fields[2])
-    if not labels:
-        raise DataError(f"{path} holds no examples.")
-    return Split(path, labels, texts, pairs)
 
 
 def label_ids(split, vocabulary):
@@ -128,13 +87,14 @@ def check_preset_fits(preset, sequence_length):
 
 
 def read_splits(train, validation, test):
-    """The three TSV splits, their sorted label names and each split's
-    label ids; refuses mixed widths and a single training class."""
-    splits = {name: read_tsv(path) for name, path in (("train", train), ("validation", validation), ("test", test))}
+    """The three splits, the training labels in class-id order and each
+    split's label ids; refuses mixed widths and a single training class."""
+    splits = {name: read_task_file(path)
+              for name, path in (("train", train), ("validation", validation), ("test", test))}
     widths = {name: bool(s.text_pairs) for name, s in splits.items()}
     if len(set(widths.values())) != 1:
         raise DataError(f"Splits mix single sentences and pairs: {widths}.")
-    names = sorted(set(splits["train"].labels))
+    names = class_names(splits["train"].labels)
     if len(names) < 2:
         raise DataError(f"{train}: every training example has the label {names[0]!r}; "
                          "a classifier needs at least two classes.")

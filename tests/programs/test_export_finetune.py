@@ -11,7 +11,8 @@ from official.modeling import hyperparams
 
 from conftest import DEMO_SEQ, tiny_params
 from official_tokendrop.export import export
-from official_tokendrop.finetune import finetune, read_tsv
+from official_tokendrop.data.task_rows import read_task_file
+from official_tokendrop.finetune import finetune
 
 
 def test_exported_backbone_equals_encoder_inference(exported):
@@ -76,11 +77,11 @@ def test_bad_inputs_name_the_file_and_line(exported, demo_data, tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tone sentence\nb\ttwo\tcolumns\there\n")
     with pytest.raises(ValueError, match=r"bad.tsv:2: expected 2 tab-separated columns"):
-        read_tsv(str(bad))
+        read_task_file(str(bad))
     empty = tmp_path / "empty.tsv"
     empty.write_text("\n")
     with pytest.raises(ValueError, match="empty.tsv holds no examples"):
-        read_tsv(str(empty))
+        read_task_file(str(empty))
     good = tmp_path / "good.tsv"
     good.write_text("a\tfirst sentence here\nb\tsecond sentence here\n")
     unseen = tmp_path / "unseen.tsv"
@@ -103,7 +104,7 @@ def test_label_noise_and_inconsistent_presets_are_caught(exported, tmp_path):
     preset, _, _ = exported
     noisy = tmp_path / "noisy.tsv"
     noisy.write_bytes("\ufeffpos\tgood film\npos \tgreat film\nneg\tbad film\n".encode("utf-8"))
-    assert read_tsv(str(noisy)).labels == ["pos", "pos", "neg"]  # BOM and trailing space gone
+    assert read_task_file(str(noisy)).labels == ["pos", "pos", "neg"]  # BOM and trailing space gone
     one_class = tmp_path / "one.tsv"
     one_class.write_text("pos\tgood film\npos\tgreat film\n")
     with pytest.raises(ValueError, match=r"every training example has the label 'pos'"):
