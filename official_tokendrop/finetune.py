@@ -27,7 +27,7 @@ from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.core.optimization import PolynomialWarmup  # noqa: E402
 from official_tokendrop.data.task_rows import class_names, read_task_file  # noqa: E402
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError  # noqa: E402
-from official_tokendrop.interop.init_checkpoint import read_source  # noqa: E402
+from official_tokendrop.interop.init_checkpoint import TRANSFORMERS, read_source  # noqa: E402
 
 # What keras-hub reads for fine-tuning: a keras-hub BERT preset (our
 # export), or a transformers BERT directory (`--format=transformers`).
@@ -60,30 +60,34 @@ def macro_f1(truth, predicted, num_classes):
 
 def check_preset(preset):
     """`preset` holds the files keras-hub reads: a keras-hub preset's, or a
-    transformers directory's (its config.json has a `model_type`)."""
-    config, transformers = os.path.join(preset, "config.json"), False
-    if os.path.isfile(config):
-        with open(config, encoding="utf-8") as f:
-            transformers = "model_type" in json.load(f)
-    needed = TRANSFORMERS_FILES if transformers else PRESET_FILES
+    transformers directory's; returns it as `read_source` reads it (which
+    refuses an unreadable config.json, another model than BERT, and weights
+    only in pytorch_model.bin, each in one line)."""
+    if not os.path.isdir(preset):
+        state = "is not a directory" if os.path.exists(preset) else "does not exist"
+        raise MissingFileError(f"Preset {preset} {state}; export one with official_tokendrop.export.")
+    if not os.path.isfile(os.path.join(preset, "config.json")):
+        raise MissingFileError(f"Preset {preset} lacks config.json; export it with official_tokendrop.export.")
+    source = read_source(preset)
+    needed = TRANSFORMERS_FILES if source.format == TRANSFORMERS else PRESET_FILES
     missing = [f for f in needed if not os.path.exists(os.path.join(preset, f))]
     if missing:
         raise MissingFileError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
+    return source
 
 
-def check_preset_fits(preset, sequence_length):
+def check_preset_fits(source, sequence_length):
     """The preset's vocabulary fits its embedding, and it has position
     embeddings for `sequence_length` tokens."""
-    source = read_source(preset)
     embedded, positions = source.architecture["vocab_size"], source.architecture["max_sequence_length"]
     with open(source.vocabulary, encoding="utf-8") as f:
         tokens = sum(1 for line in f if line.strip())
     if tokens > embedded:
-        raise DataError(f"Preset {preset}: its vocabulary has {tokens} tokens but the model embeds "
+        raise DataError(f"Preset {source.path}: its vocabulary has {tokens} tokens but the model embeds "
                         f"only {embedded}; the preset is inconsistent.")
     if sequence_length > positions:
         raise ConfigurationError(f"--sequence_length={sequence_length} exceeds the preset's "
-                                 f"{positions} position embeddings ({preset}).")
+                                 f"{positions} position embeddings ({source.path}).")
 
 
 def read_splits(train, validation, test):
@@ -140,9 +144,9 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
     and dropout follow Keras' global seed, which the program sets
     (`keras.utils.set_random_seed`, as `main` does).
     """
-    check_preset(preset)
+    source = check_preset(preset)
     splits, names, ids = read_splits(train, validation, test)
-    check_preset_fits(preset, sequence_length)
+    check_preset_fits(source, sequence_length)
 
     steps = epochs * int(np.ceil(len(splits["train"]) / batch_size))
     model = build_classifier(preset, len(names), sequence_length, learning_rate, steps, warmup_fraction)

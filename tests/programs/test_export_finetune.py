@@ -12,7 +12,7 @@ from official.modeling import hyperparams
 from conftest import DEMO_SEQ, tiny_params
 from official_tokendrop.export import export
 from official_tokendrop.data.task_rows import read_task_file
-from official_tokendrop.finetune import finetune
+from official_tokendrop.finetune import check_preset, finetune
 
 
 def test_exported_backbone_equals_encoder_inference(exported):
@@ -141,6 +141,26 @@ def test_build_then_restore_pretrainer_round_trips(demo_data, tmp_path):
     for ours, theirs in zip(saved.weights, restored.weights):
         assert ours.shape == theirs.shape
         np.testing.assert_array_equal(theirs.numpy(), ours.numpy(), err_msg=ours.path)
+
+
+def test_presets_keras_hub_cannot_read_are_one_line(tmp_path):
+    """What a user with BERTs from elsewhere passes as --preset."""
+    cases = {
+        "missing": (None, r"Preset .*missing does not exist; export one"),
+        "truncated": ('{"model_type": "bert", ', r"truncated/config.json is not readable JSON \(Expecting"),
+        "roberta": ('{"model_type": "roberta"}', r"roberta is a transformers 'roberta' model, not a BERT"),
+        "torch_only": ('{"model_type": "bert"}', r"torch_only holds pytorch_model.bin but no model.safetensors"),
+        "no_config": ("", r"Preset .*no_config lacks config.json; export it"),
+    }
+    for name, (config, message) in cases.items():
+        directory = tmp_path / name
+        if config is not None:
+            directory.mkdir()
+            (directory / "pytorch_model.bin").write_bytes(b"")
+            if config:
+                (directory / "config.json").write_text(config)
+        with pytest.raises(ValueError, match=message):
+            check_preset(str(directory))
 
 
 @pytest.mark.slow
