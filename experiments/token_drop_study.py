@@ -58,6 +58,8 @@ from official_tokendrop.core import experiment_configs  # noqa: E402
 from official_tokendrop.core.pretrainers import build_pretrainer  # noqa: E402
 from official_tokendrop.core.runner import Runner  # noqa: E402
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset  # noqa: E402
+from official_tokendrop.data.task_rows import read_task_file, write_task_file  # noqa: E402
+from official_tokendrop.errors import TokenDropError  # noqa: E402
 from official_tokendrop.interop.keras_hub import to_keras_hub_masked_lm  # noqa: E402
 from official_tokendrop.models.flops import step_flops  # noqa: E402
 
@@ -224,26 +226,8 @@ def parse_tasks(text, tasks_dir):
         if task not in TASKS:
             raise StudyError(f"--tasks: unknown task {task!r}; choose from {', '.join(TASKS)}.")
         for split in ("train", "dev", "test"):
-            check_task_file(os.path.join(tasks_dir, f"{task}.{split}.tsv"))
+            read_task_file(os.path.join(tasks_dir, f"{task}.{split}.tsv"))
     return tasks
-
-
-def check_task_file(path):
-    """Every row is `label<TAB>text[<TAB>text_b]`, one width per file."""
-    if not os.path.isfile(path):
-        raise StudyError(f"task file {path} does not exist.")
-    width = None
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.rstrip("\n").split("\t")
-            if not line.strip():
-                continue
-            if len(fields) not in (2, 3) or width not in (None, len(fields)) or not all(fields):
-                raise StudyError(f"{path}:{number}: malformed row (expected label<TAB>text[<TAB>text_b] "
-                                 f"with no empty field, {width or '2 or 3'} columns; found {len(fields)}).")
-            width = len(fields)
-    if width is None:
-        raise StudyError(f"task file {path} holds no rows.")
 
 
 def corpus_files(corpus_dir):
@@ -547,18 +531,16 @@ class FineTuning:
                              ("test", s.finetune_eval_examples)):
             paths[split] = os.path.join(self.study.work, "tasks", f"{task}.{split}.tsv")
             os.makedirs(os.path.dirname(paths[split]), exist_ok=True)
-            with open(os.path.join(self.study.args.tasks_dir, f"{task}.{split}.tsv"), encoding="utf-8") as f:
-                lines = [line for line in f if line.strip()]
-            lines = [lines[i] for i in np.random.default_rng(0).permutation(len(lines))]
+            rows = read_task_file(os.path.join(self.study.args.tasks_dir, f"{task}.{split}.tsv"))
+            order = np.random.default_rng(0).permutation(len(rows))
             if seen is None:
-                lines = lines[:limit]
-                seen = {line.split("\t", 1)[0] for line in lines}
+                order = order[:limit]
+                seen = {rows.labels[i] for i in order}
             else:
                 # Classes absent from the training slice cannot be predicted;
                 # their few dev/test examples are left out.
-                lines = [line for line in lines if line.split("\t", 1)[0] in seen][:limit]
-            with open(paths[split], "w", encoding="utf-8") as g:
-                g.writelines(lines)
+                order = [i for i in order if rows.labels[i] in seen][:limit]
+            write_task_file(paths[split], rows.subset(order))
         return paths
 
     def finetune(self, arm, preset, task, paths, seed):
@@ -981,7 +963,7 @@ def main():
             scale = dataclasses.replace(scale, steps=args.steps)
         args.work_dir = args.work_dir or os.path.join("/tmp", f"study_{args.name}")
         Study(args, scale, runs, tasks)(files)
-    except StudyError as error:
+    except (StudyError, TokenDropError) as error:
         print(f"token_drop_study: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -4,12 +4,12 @@
         --train=train.tsv --validation=dev.tsv --test=test.tsv --output=results.json
 
 Each TSV line is `label<TAB>text` (single sentence) or
-`label<TAB>text<TAB>text_b` (sentence pair). Uses keras-hub's
+`label<TAB>text<TAB>text_b` (sentence pair); CSV, quoting, headers and
+encodings as `data.task_rows` reads them. Uses keras-hub's
 `BertTextClassifier` and `model.fit` with linear warm-up and decay and
 early stopping on validation accuracy; reports accuracy and macro-F1.
 """
 
-import dataclasses
 import json
 import os
 import sys
@@ -25,55 +25,14 @@ from absl import app, flags  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.core.optimization import PolynomialWarmup  # noqa: E402
+from official_tokendrop.data.task_rows import class_names, read_task_file  # noqa: E402
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError  # noqa: E402
-from official_tokendrop.interop.init_checkpoint import read_source  # noqa: E402
+from official_tokendrop.interop.init_checkpoint import TRANSFORMERS, read_source  # noqa: E402
 
 # What keras-hub reads for fine-tuning: a keras-hub BERT preset (our
 # export), or a transformers BERT directory (`--format=transformers`).
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
 TRANSFORMERS_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json")
-
-
-@dataclasses.dataclass
-class Split:
-    path: str
-    labels: list
-    texts: list
-    text_pairs: list  # empty for single-sentence tasks
-
-    def __len__(self):
-        return len(self.labels)
-
-
-def read_tsv(path):
-    """Reads `label<TAB>text[<TAB>text_b]` lines; errors name file and line."""
-    if not os.path.exists(path):
-        raise MissingFileError(f"{path} does not exist.")
-    labels, texts, pairs, width = [], [], [], None
-    # utf-8-sig: a byte-order mark would otherwise become part of the first label.
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) not in (2, 3) or width not in (None, len(fields)):
-                expected = "2 or 3" if width is None else str(width)
-                raise DataError(
-                    f"{path}:{number}: expected {expected} tab-separated columns "
-                    f"(label, text[, text_b]); found {len(fields)}."
-                )
-            width = len(fields)
-            label = fields[0].strip()  # "pos " and "pos" are one class
-            if not label:
-                raise DataError(f"{path}:{number}: the label is empty.")
-            labels.append(label)
-            texts.append(fields[1])
-            if width == 3:
-                pairs.append(fields[2])
-    if not labels:
-        raise DataError(f"{path} holds no examples.")
-    return Split(path, labels, texts, pairs)
 
 
 def label_ids(split, vocabulary):
@@ -101,40 +60,45 @@ def macro_f1(truth, predicted, num_classes):
 
 def check_preset(preset):
     """`preset` holds the files keras-hub reads: a keras-hub preset's, or a
-    transformers directory's (its config.json has a `model_type`)."""
-    config, transformers = os.path.join(preset, "config.json"), False
-    if os.path.isfile(config):
-        with open(config, encoding="utf-8") as f:
-            transformers = "model_type" in json.load(f)
-    needed = TRANSFORMERS_FILES if transformers else PRESET_FILES
+    transformers directory's; returns it as `read_source` reads it (which
+    refuses an unreadable config.json, another model than BERT, and weights
+    only in pytorch_model.bin, each in one line)."""
+    if not os.path.isdir(preset):
+        state = "is not a directory" if os.path.exists(preset) else "does not exist"
+        raise MissingFileError(f"Preset {preset} {state}; export one with official_tokendrop.export.")
+    if not os.path.isfile(os.path.join(preset, "config.json")):
+        raise MissingFileError(f"Preset {preset} lacks config.json; export it with official_tokendrop.export.")
+    source = read_source(preset)
+    needed = TRANSFORMERS_FILES if source.format == TRANSFORMERS else PRESET_FILES
     missing = [f for f in needed if not os.path.exists(os.path.join(preset, f))]
     if missing:
         raise MissingFileError(f"Preset {preset} lacks {missing}; export it with official_tokendrop.export.")
+    return source
 
 
-def check_preset_fits(preset, sequence_length):
+def check_preset_fits(source, sequence_length):
     """The preset's vocabulary fits its embedding, and it has position
     embeddings for `sequence_length` tokens."""
-    source = read_source(preset)
     embedded, positions = source.architecture["vocab_size"], source.architecture["max_sequence_length"]
     with open(source.vocabulary, encoding="utf-8") as f:
         tokens = sum(1 for line in f if line.strip())
     if tokens > embedded:
-        raise DataError(f"Preset {preset}: its vocabulary has {tokens} tokens but the model embeds "
+        raise DataError(f"Preset {source.path}: its vocabulary has {tokens} tokens but the model embeds "
                         f"only {embedded}; the preset is inconsistent.")
     if sequence_length > positions:
         raise ConfigurationError(f"--sequence_length={sequence_length} exceeds the preset's "
-                                 f"{positions} position embeddings ({preset}).")
+                                 f"{positions} position embeddings ({source.path}).")
 
 
 def read_splits(train, validation, test):
-    """The three TSV splits, their sorted label names and each split's
-    label ids; refuses mixed widths and a single training class."""
-    splits = {name: read_tsv(path) for name, path in (("train", train), ("validation", validation), ("test", test))}
+    """The three splits, the training labels in class-id order and each
+    split's label ids; refuses mixed widths and a single training class."""
+    splits = {name: read_task_file(path)
+              for name, path in (("train", train), ("validation", validation), ("test", test))}
     widths = {name: bool(s.text_pairs) for name, s in splits.items()}
     if len(set(widths.values())) != 1:
         raise DataError(f"Splits mix single sentences and pairs: {widths}.")
-    names = sorted(set(splits["train"].labels))
+    names = class_names(splits["train"].labels)
     if len(names) < 2:
         raise DataError(f"{train}: every training example has the label {names[0]!r}; "
                          "a classifier needs at least two classes.")
@@ -180,9 +144,9 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
     and dropout follow Keras' global seed, which the program sets
     (`keras.utils.set_random_seed`, as `main` does).
     """
-    check_preset(preset)
+    source = check_preset(preset)
     splits, names, ids = read_splits(train, validation, test)
-    check_preset_fits(preset, sequence_length)
+    check_preset_fits(source, sequence_length)
 
     steps = epochs * int(np.ceil(len(splits["train"]) / batch_size))
     model = build_classifier(preset, len(names), sequence_length, learning_rate, steps, warmup_fraction)

@@ -223,10 +223,7 @@ def _build_sequences(documents, vocab, options, rng):
     return {k: v[order] for k, v in arrays.items()}
 
 
-def _mask(arrays, vocab, options, progress):
-    config = masking.MaskingConfig.from_vocabulary(
-        vocab, options.max_predictions_per_seq, options.masked_lm_prob, options.do_whole_word_mask
-    )
+def _mask(arrays, config, options, progress):
     sequence = tf.TensorSpec([None, options.seq_length], tf.int32)
     mask_fn = tf.function(
         lambda ids, m, seed: masking.mask_tokens(ids, m, seed, config),
@@ -297,6 +294,11 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     """Runs the conversion; returns a summary dict (also printed by main)."""
     options.validate()
     vocab = load_vocabulary(vocab_file)
+    # Checked (masked_lm_prob) before the output directory is claimed: a
+    # refused setting must not leave settings that block the corrected rerun.
+    masking_config = None if options.dynamic_masking else masking.MaskingConfig.from_vocabulary(
+        vocab, options.max_predictions_per_seq, options.masked_lm_prob, options.do_whole_word_mask
+    )
     files = expand_input_files(input_files)
     expected = dict(dataclasses.asdict(options), vocab_sha256=vocab.sha256, inputs=_input_record(files))
 
@@ -318,7 +320,7 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     rng = np.random.default_rng(options.random_seed)
     arrays = _build_sequences(tokenized, vocab, options, rng)
     if not options.dynamic_masking:
-        arrays = _mask(arrays, vocab, options, progress)
+        arrays = _mask(arrays, masking_config, options, progress)
     shards = _write_shards(arrays, output_dir, options, progress)
     finished = os.path.join(output_dir, CONFIG_FILE)
     if settings != finished:  # only now does the directory say it is complete

@@ -10,6 +10,7 @@ import os
 
 import tensorflow as tf
 
+from official_tokendrop.data import text_files
 from official_tokendrop.errors import DataError
 
 
@@ -26,21 +27,24 @@ class ReadReport:
             f"{self.files} file(s), {self.lines} lines, {self.documents} "
             f"documents, {self.sentences} sentences"
         )
-        if self.undecodable:
-            where = ", ".join(f"{f}:{n}" for f, n in self.undecodable[:limit])
-            more = len(self.undecodable) - limit
-            text += (
-                f"; skipped {len(self.undecodable)} undecodable line(s): {where}"
-                + (f" and {more} more" if more > 0 else "")
-            )
-        return text
+        return text + (f"; {self.skipped(limit)}" if self.undecodable else "")
+
+    def skipped(self, limit=5):
+        where = ", ".join(f"{f}:{n}" for f, n in self.undecodable[:limit])
+        more = len(self.undecodable) - limit
+        return (
+            f"skipped {len(self.undecodable)} undecodable line(s): {where}"
+            + (f" and {more} more" if more > 0 else "")
+        )
 
 
-def _refuse_binary(path, probe_bytes=8000):
-    """A NUL byte in the first `probe_bytes` is git's test for binary files."""
+def _refuse_binary(path):
     with tf.io.gfile.GFile(path, "rb") as f:
-        if b"\x00" in f.read(probe_bytes):
-            raise DataError(f"Input {path} is a binary file, not UTF-8 text.")
+        head = f.read(text_files.PROBE_BYTES)
+    if text_files.is_utf16(head):
+        # Streamed line by line, a corpus is read as UTF-8 only.
+        raise DataError(f"Input {path} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8).")
+    text_files.refuse_binary(f"Input {path}", head)
 
 
 def _refuse_mostly_undecodable(path, bad, lines):
@@ -48,19 +52,29 @@ def _refuse_mostly_undecodable(path, bad, lines):
         raise DataError(f"Input {path} is not UTF-8 text: {bad} of {lines} lines do not decode.")
 
 
-def check_text_file(path):
-    """Refuses a file that is not text, naming it: binary, or more than half
-    of its lines not UTF-8. Silent junk input would train on garbage."""
+def text_lines(path, report):
+    """Yields each line of the text file `path` that decodes as UTF-8,
+    stripped (blank lines as ""); counts the file and its lines in `report`
+    and records the undecodable lines there. Refuses a directory, a binary
+    or UTF-16 file, and one whose lines mostly do not decode, naming it:
+    silent junk input would train on garbage."""
+    if tf.io.gfile.isdir(path):
+        raise DataError(f"Input {path} is a directory, not a text file.")
     _refuse_binary(path)
-    lines = bad = 0
+    report.files += 1
+    lines_before, bad_before = report.lines, len(report.undecodable)
     with tf.io.gfile.GFile(path, "rb") as f:
-        for raw in f:
-            lines += 1
+        for number, raw in enumerate(f, start=1):
+            report.lines += 1
             try:
-                raw.decode("utf-8")
+                line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                bad += 1
-    _refuse_mostly_undecodable(path, bad, lines)
+                report.undecodable.append((os.path.basename(path), number))
+                continue
+            yield line.strip()
+    _refuse_mostly_undecodable(
+        path, len(report.undecodable) - bad_before, report.lines - lines_before
+    )
 
 
 def read_documents(paths):
@@ -68,30 +82,14 @@ def read_documents(paths):
     report = ReadReport()
     documents = [[]]
     for path in paths:
-        if tf.io.gfile.isdir(path):
-            raise DataError(f"Input {path} is a directory, not a text file.")
-        # The same test as check_text_file, counted in this single pass.
-        _refuse_binary(path)
-        report.files += 1
         found_text = False
-        lines_before, bad_before = report.lines, len(report.undecodable)
-        with tf.io.gfile.GFile(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):
-                report.lines += 1
-                try:
-                    line = raw.decode("utf-8").strip()
-                except UnicodeDecodeError:
-                    report.undecodable.append((os.path.basename(path), number))
-                    continue
-                if not line:
-                    if documents[-1]:
-                        documents.append([])
-                    continue
-                found_text = True
-                documents[-1].append(line)
-        _refuse_mostly_undecodable(
-            path, len(report.undecodable) - bad_before, report.lines - lines_before
-        )
+        for line in text_lines(path, report):
+            if not line:
+                if documents[-1]:
+                    documents.append([])
+                continue
+            found_text = True
+            documents[-1].append(line)
         if not found_text:
             raise DataError(f"Input file {path} holds no text.")
         if documents[-1]:

@@ -15,9 +15,10 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from official_tokendrop.cli import one_line_errors
-from official_tokendrop.data.documents import check_text_file
+from official_tokendrop.data import text_files
+from official_tokendrop.data.documents import ReadReport, text_lines
 from official_tokendrop.data.file_patterns import expand_input_files
-from official_tokendrop.errors import DataError, MissingFileError
+from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError
 from official_tokendrop.utils.outputs import whole
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -77,11 +78,12 @@ class Vocabulary:
 
 def load_vocabulary(path):
     """Reads a one-token-per-line vocab.txt (ours or Google's)."""
-    if not tf.io.gfile.exists(path):
-        raise MissingFileError(f"Vocabulary file {path} does not exist.")
-    with tf.io.gfile.GFile(path, "rb") as f:
-        raw = f.read()
-    tokens = tuple(line.strip() for line in raw.decode("utf-8").splitlines())
+    raw = text_files.read_bytes(path, "Vocabulary file")
+    mark = text_files.byte_order_mark(raw)
+    if mark:
+        raise DataError(f"Vocabulary file {path} starts with a {mark} byte-order mark; keras-hub and "
+                        "tensorflow-text read vocabularies as UTF-8 without one: save it that way.")
+    tokens = tuple(line.strip() for line in text_files.decode(path, raw).splitlines())
     tokens = tuple(t for t in tokens if t)
     if not tokens:
         raise DataError(f"Vocabulary file {path} is empty.")
@@ -117,14 +119,17 @@ def build_vocabulary(
     """
     import keras_hub
 
-    lines = []
+    if vocab_size <= len(SPECIAL_TOKENS):
+        raise ConfigurationError(f"vocab_size={vocab_size} leaves no room for words: the special tokens "
+                                 f"{list(SPECIAL_TOKENS)} take {len(SPECIAL_TOKENS)} entries.")
+    lines, report = [], ReadReport()
     for path in expand_input_files(input_files):
-        check_text_file(path)
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines.extend(line.strip() for line in f if line.strip())
+        lines.extend(line for line in text_lines(path, report) if line)
         if max_lines and len(lines) >= max_lines:
             lines = lines[:max_lines]
             break
+    if report.undecodable:  # the converter skips the same lines
+        logging.warning("%s", report.skipped())
     if not lines:
         raise DataError(f"No text in {list(input_files)} to build a vocabulary.")
     start = time.time()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from official_tokendrop.data.create_pretraining_data import convert
+from official_tokendrop.data.create_pretraining_data import ConversionOptions, convert
 from official_tokendrop.data.vocabulary import build_vocabulary, load_vocabulary
 from official_tokendrop.errors import OutputWriteError
 
@@ -26,7 +26,7 @@ def _vocab_cli(*args):
 def test_binary_input_is_refused(sample_vocab, tmp_path):
     binary = tmp_path / "ls.bin"
     shutil.copy(shutil.which("ls"), binary)
-    with pytest.raises(ValueError, match=rf"Input {binary} is a binary file, not UTF-8 text"):
+    with pytest.raises(ValueError, match=rf"Input {binary} is a binary file \(or UTF-16 without a byte-order"):
         convert([str(binary)], sample_vocab.path, str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()  # nothing claims the output directory
     latin = tmp_path / "latin1.txt"
@@ -143,3 +143,47 @@ def test_vocabulary_on_a_full_disk(sample_text, small_disk):
     assert str(raised.value) == (f"could not write vocabulary settings {output}.json: No space left on device; "
                                  f"nothing was left at {output}.json")
     assert os.listdir(disk) == ["filler"]
+
+
+def test_vocabularies_other_tools_cannot_read_are_refused(tmp_path):
+    """keras-hub and tensorflow-text read vocab.txt themselves, as plain
+    UTF-8: a byte-order mark would hide [PAD] from them."""
+    tokens = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n"
+    cases = [
+        ("bom.txt", ("\ufeff" + tokens).encode("utf-8"), r"bom.txt starts with a UTF-8 byte-order mark; keras-hub"),
+        ("utf16.txt", tokens.encode("utf-16"), r"utf16.txt starts with a UTF-16 byte-order mark"),
+        ("latin1.txt", (tokens + "caf\xe9\n").encode("latin-1"), r"latin1.txt:7: byte 0xe9 is not UTF-8"),
+    ]
+    for name, content, message in cases:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=message):
+            load_vocabulary(str(tmp_path / name))
+    with pytest.raises(ValueError, match=rf"^Vocabulary file {tmp_path} is a directory, not a file\.$"):
+        load_vocabulary(str(tmp_path))
+
+
+def test_vocabulary_tool_skips_what_the_converter_skips(tmp_path, caplog):
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes(b"the cat sat on the mat\n" * 50 + "le caf\xe9 \xe9tait na\xefve\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"^vocab_size=5 leaves no room for words"):
+        build_vocabulary([str(mixed)], 5, str(tmp_path / "none.txt"))
+    assert not (tmp_path / "none.txt").exists()
+    vocab = build_vocabulary([str(mixed)], 50, str(tmp_path / "vocab.txt"))
+    assert "skipped 1 undecodable line(s): mixed.txt:51" in caplog.text
+    assert not [t for t in vocab.tokens if "\ufffd" in t]  # was "caf\ufffd", "na\ufffdve"
+    (tmp_path / "directory").mkdir()
+    with pytest.raises(ValueError, match=r"^Input .*directory is a directory, not a text file\.$"):
+        build_vocabulary([str(tmp_path / "directory")], 50, str(tmp_path / "v.txt"))
+
+
+def test_refused_conversions_leave_nothing_behind(sample_vocab, tmp_path):
+    utf16 = tmp_path / "excel.txt"
+    utf16.write_bytes("The café served a naïve résumé.\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=rf"^Input {utf16} is UTF-16 text; convert it to UTF-8"):
+        convert([str(utf16)], sample_vocab.path, str(tmp_path / "out"))
+    text = tmp_path / "text.txt"
+    text.write_text("The cat sat on the mat.\n")
+    with pytest.raises(ValueError, match=r"masked_lm_prob must lie in \(0, 1\), got 1.5"):
+        convert([str(text)], sample_vocab.path, str(tmp_path / "out"), ConversionOptions(masked_lm_prob=1.5))
+    # No dataset_config.json claims the directory, so the corrected rerun may use it.
+    assert not (tmp_path / "out").exists()

@@ -12,7 +12,8 @@ from official.modeling import hyperparams
 from conftest import DEMO_SEQ, tiny_params
 from official_tokendrop.errors import OutputWriteError
 from official_tokendrop.export import export
-from official_tokendrop.finetune import finetune, read_tsv
+from official_tokendrop.data.task_rows import read_task_file
+from official_tokendrop.finetune import check_preset, finetune
 
 
 def test_exported_backbone_equals_encoder_inference(exported):
@@ -77,11 +78,11 @@ def test_bad_inputs_name_the_file_and_line(exported, demo_data, tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tone sentence\nb\ttwo\tcolumns\there\n")
     with pytest.raises(ValueError, match=r"bad.tsv:2: expected 2 tab-separated columns"):
-        read_tsv(str(bad))
+        read_task_file(str(bad))
     empty = tmp_path / "empty.tsv"
     empty.write_text("\n")
     with pytest.raises(ValueError, match="empty.tsv holds no examples"):
-        read_tsv(str(empty))
+        read_task_file(str(empty))
     good = tmp_path / "good.tsv"
     good.write_text("a\tfirst sentence here\nb\tsecond sentence here\n")
     unseen = tmp_path / "unseen.tsv"
@@ -104,7 +105,7 @@ def test_label_noise_and_inconsistent_presets_are_caught(exported, tmp_path):
     preset, _, _ = exported
     noisy = tmp_path / "noisy.tsv"
     noisy.write_bytes("\ufeffpos\tgood film\npos \tgreat film\nneg\tbad film\n".encode("utf-8"))
-    assert read_tsv(str(noisy)).labels == ["pos", "pos", "neg"]  # BOM and trailing space gone
+    assert read_task_file(str(noisy)).labels == ["pos", "pos", "neg"]  # BOM and trailing space gone
     one_class = tmp_path / "one.tsv"
     one_class.write_text("pos\tgood film\npos\tgreat film\n")
     with pytest.raises(ValueError, match=r"every training example has the label 'pos'"):
@@ -141,6 +142,26 @@ def test_build_then_restore_pretrainer_round_trips(demo_data, tmp_path):
     for ours, theirs in zip(saved.weights, restored.weights):
         assert ours.shape == theirs.shape
         np.testing.assert_array_equal(theirs.numpy(), ours.numpy(), err_msg=ours.path)
+
+
+def test_presets_keras_hub_cannot_read_are_one_line(tmp_path):
+    """What a user with BERTs from elsewhere passes as --preset."""
+    cases = {
+        "missing": (None, r"Preset .*missing does not exist; export one"),
+        "truncated": ('{"model_type": "bert", ', r"truncated/config.json is not readable JSON \(Expecting"),
+        "roberta": ('{"model_type": "roberta"}', r"roberta is a transformers 'roberta' model, not a BERT"),
+        "torch_only": ('{"model_type": "bert"}', r"torch_only holds pytorch_model.bin but no model.safetensors"),
+        "no_config": ("", r"Preset .*no_config lacks config.json; export it"),
+    }
+    for name, (config, message) in cases.items():
+        directory = tmp_path / name
+        if config is not None:
+            directory.mkdir()
+            (directory / "pytorch_model.bin").write_bytes(b"")
+            if config:
+                (directory / "config.json").write_text(config)
+        with pytest.raises(ValueError, match=message):
+            check_preset(str(directory))
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ def test_bad_input_is_one_line(tmp_path):
         (["--runs=small_dense,baseline"], "small_dense is sized by token_drop's cost; add token_drop"),
         (["--tasks=", f"--corpus_dir={empty}"], f"--corpus_dir {empty} holds no .txt files"),
         (["--tasks=wn_supersense", f"--tasks_dir={bad_tasks}"],
-         f"{bad_tasks / 'wn_supersense.dev.tsv'}:2: malformed row"),
+         f"{bad_tasks / 'wn_supersense.dev.tsv'}:2: expected 2 tab-separated columns"),
         (["--steps=0"], "--steps must be at least 1"),
     ]
     for args, message in cases:
