@@ -45,5 +45,24 @@ def train_step(model, data, replica_jit=False):
     return model.update_metrics(features, statistics, loss)
 
 
+def table_warmup_step(model, data, replica_jit=False):
+    """One batch of the token table's warm-up (`task.token_table_warmup_steps`)
+    on one replica: the full encoder's inference pass and, from its MLM
+    losses, the table update a training step makes; no gradient and no
+    change to the weights, the optimizer or the metrics. Returns its loss
+    (this replica's share of the global batch's mean MLM loss).
+
+    Inference rather than a training pass: the table reads the model's own
+    losses without dropout noise, and no seed generator advances, so the
+    training that follows draws the masks of a run without the warm-up.
+    `replica_jit` as in `train_step`.
+    """
+    features = model.features_of(data)
+    losses = tf.function(model.inference_losses, jit_compile=True) if replica_jit else model.inference_losses
+    loss, statistics = losses(features, model.global_weight_total(features))
+    model.record_statistics(features, statistics)
+    return {"loss": loss}
+
+
 def test_step(model, data):
     return model.evaluate_features(model.features_of(data))

@@ -60,6 +60,7 @@ IMPLEMENTED = {
         "sample_data": "the demo's corpus and TFRecords (ours)",
         "export": "a keras-hub preset when training ends (ours)",
         "seed": "initialisation, dropout, random keep, data order (ours)",
+        "token_table_warmup_steps": "batches that warm the token table before step 0 (ours)",
         "model": "task.model.*, below, and the encoder's table",
         "train_data": "the data keys, below",
         "validation_data": "the data keys, below",

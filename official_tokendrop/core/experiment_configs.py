@@ -126,6 +126,12 @@ class TokenDropMaskedLMConfig(cfg.TaskConfig):
     # order (shuffle and dynamic masking), so two runs with one seed take
     # the same steps. None: unseeded (the reference's behaviour).
     seed: Optional[int] = None
+    # Before step 0 of a run that restores no checkpoint (from scratch or
+    # from init_checkpoint): this many training batches through the full
+    # encoder, forward only, moving only the token-selection table (the
+    # importance table, or the frequency counts) as a training step would.
+    # A continued run's table otherwise starts from init_value for every id.
+    token_table_warmup_steps: int = 0
 
 
 def _optimization(learning_rate, train_steps, warmup_steps):

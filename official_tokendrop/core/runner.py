@@ -22,7 +22,7 @@ from official_tokendrop.data.file_patterns import expand_input_files
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError, RunError
 from official_tokendrop.interop.init_checkpoint import initialize_from
 from official_tokendrop.interop.keras_hub import write_preset
-from official_tokendrop.models.flops import encoder_run_flops
+from official_tokendrop.models.flops import encoder_run_flops, table_warmup_flops
 from official_tokendrop.utils.progress import Eta, format_duration
 
 MODES = ("train", "eval", "train_and_eval", "continuous_eval")
@@ -163,6 +163,19 @@ class Runner:
         (`task.init_checkpoint`; see `interop.init_checkpoint`)."""
         log(initialize_from(self.model, source, self.task.config.vocab_file or None).line())
 
+    def warm_token_table(self):
+        """Before step 0 of a run that restored no checkpoint (from scratch
+        or from `task.init_checkpoint`): `task.token_table_warmup_steps`
+        batches of the table warm-up; a resumed run keeps its checkpoint's
+        table. Returns the batches warmed."""
+        steps = self.task.config.token_table_warmup_steps
+        if not steps or self.restored or self.step:
+            return 0
+        loss = self.trainable.warm_token_table(steps)
+        log(f"token table warmed on {steps} training batches (full encoder, forward only; "
+            f"mean loss {loss:.4f})")
+        return steps
+
     # === The modes ===
     def run(self, mode):
         """Runs `mode` (after `restore`); returns the results by section."""
@@ -225,6 +238,7 @@ class Runner:
             self.task.check_batch_fits("validation")
         self.trainable.open_train_data(self.restored)
         first_step, start = self.step, time.time()
+        warmed = self.warm_token_table()
         eta = Eta(total)
         eta.update(first_step)
         logs = {}
@@ -237,7 +251,7 @@ class Runner:
             else:
                 controller.train(total)
         logs["wall_seconds"] = time.time() - start
-        logs.update(self._flop_totals(first_step))
+        logs.update(self._flop_totals(first_step, warmed))
         log(
             f"trained steps {first_step}-{self.step} in {format_duration(logs['wall_seconds'])} "
             f"({format_duration(self.trainable.train_seconds)} in steps), {logs['train_flops']:.3g} FLOPs; "
@@ -286,16 +300,20 @@ class Runner:
             controller.train(target, checkpoint_at_completion=target == total)
             controller.evaluate(config.validation_steps or -1)
 
-    def _flop_totals(self, first_step):
-        """The FLOPs of this run's steps and of the model_dir's (FLOP model)."""
+    def _flop_totals(self, first_step, warmed):
+        """The FLOPs of this run's steps and of the model_dir's (FLOP
+        model), the table warm-up's forward passes included: this run's if
+        it `warmed`, the model_dir's as configured."""
         data = self.task.data("train")
+        shape = (data.seq_length, data.max_predictions_per_seq, data.global_batch_size)
 
         def flops(first):
-            return float(encoder_run_flops(self.model.encoder, data.seq_length,
-                                           data.max_predictions_per_seq, data.global_batch_size,
-                                           first, self.step))
-        return {"steps_this_run": self.step - first_step, "train_flops": flops(first_step),
-                "total_flops": flops(0)}
+            return float(encoder_run_flops(self.model.encoder, *shape, first, self.step))
+
+        warmup = float(table_warmup_flops(self.model.encoder, *shape, self.task.config.token_table_warmup_steps))
+        return {"steps_this_run": self.step - first_step,
+                "train_flops": flops(first_step) + (warmup if warmed else 0.0),
+                "total_flops": flops(0) + warmup}
 
     def evaluate(self):
         """Evaluates the model as it stands (`trainer.validation_steps`

@@ -60,6 +60,24 @@ class PretrainingTask:
             raise ConfigurationError("task.export needs task.vocab_file (the preset's tokenizer).")
         if self.config.vocab_file:
             self.check_vocabulary(self.config.vocab_file)
+        self.check_table_warmup()
+
+    def check_table_warmup(self):
+        """`task.token_table_warmup_steps`: an integer >= 0, and only for an
+        encoder whose token selection learns a per-id table."""
+        steps, encoder = self.config.token_table_warmup_steps, self.encoder_arguments
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ConfigurationError(f"task.token_table_warmup_steps must be an integer >= 0; got {steps!r}.")
+        if not steps:
+            return
+        if encoder["token_keep_k"] is None:
+            raise ConfigurationError(
+                f"task.token_table_warmup_steps={steps} warms the token-selection table, but "
+                f"{encoder_key('token_keep_k')}=None drops no tokens (there is no table).")
+        if encoder["token_selection"] == "random":
+            raise ConfigurationError(
+                f"task.token_table_warmup_steps={steps} warms the token-selection table, but "
+                f"{encoder_key('token_selection')}=random ranks by no table.")
 
     def check_vocabulary(self, vocab_file):
         """The vocabulary must fit the embedding and match the pinned ids."""

@@ -63,18 +63,21 @@ class PretrainingTrainable(orbit.AbstractTrainer, orbit.AbstractEvaluator):
     def _build_steps(self, xla, replicas):
         # One replica: the whole step is one XLA function. Several: only
         # each replica's forward/backward is (keras-team/keras#19005).
-        train_step = functools.partial(
-            tensorflow_steps.train_step, self.model, replica_jit=xla and replicas > 1
-        )
-        test_step = functools.partial(tensorflow_steps.test_step, self.model)
-        if xla and replicas == 1:
-            train_step = tf.function(train_step, jit_compile=True)
-            test_step = tf.function(test_step, jit_compile=True)
-        self._replica_train_step, self._replica_test_step = train_step, test_step
+        def replica_step(step, **kwargs):
+            step = functools.partial(step, self.model, **kwargs)
+            return tf.function(step, jit_compile=True) if xla and replicas == 1 else step
+
+        replica_jit = xla and replicas > 1
+        self._replica_train_step = replica_step(tensorflow_steps.train_step, replica_jit=replica_jit)
+        self._replica_test_step = replica_step(tensorflow_steps.test_step)
+        self._replica_warmup_step = replica_step(tensorflow_steps.table_warmup_step, replica_jit=replica_jit)
         # Built once, so every evaluation and every `train` call reuses one
         # traced function.
         self._eval_step = tf.function(
             lambda batch: self.strategy.run(self._replica_test_step, args=(batch,))
+        )
+        self._warmup_step = tf.function(
+            lambda batch: self.strategy.run(self._replica_warmup_step, args=(batch,))
         )
         self.train_loop = tf.function(self._steps_on_every_replica)
 
@@ -87,6 +90,24 @@ class PretrainingTrainable(orbit.AbstractTrainer, orbit.AbstractEvaluator):
         """One replica's training step on `batch` (compiled as the run's);
         returns its logs. For benchmarks: the bare step without the loop."""
         return self._replica_train_step(batch)
+
+    def table_warmup_step(self, batch):
+        """One replica's table warm-up step on `batch` (compiled as the
+        run's); returns its logs. For benchmarks, as `train_step`."""
+        return self._replica_warmup_step(batch)
+
+    def warm_token_table(self, steps):
+        """The token table's warm-up (`backend.tensorflow.table_warmup_step`)
+        over the first `steps` batches of this run's training data order,
+        read by an iterator of its own: the training steps then see the
+        batches they would without it. Returns the batches' mean loss."""
+        iterator = iter(self.task.distributed_inputs(self.strategy, "train", seed=self.task.train_seed))
+        total = 0.0
+        for _ in range(steps):
+            # Each replica's loss is its share of the global mean.
+            loss = self._warmup_step(next(iterator))["loss"]
+            total += float(self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None))
+        return total / steps
 
     def train_loop_tracing_count(self):
         """How often the training loop was traced (once per object)."""

@@ -221,22 +221,29 @@ class BertPretrainer(keras.Model):
         )
         return ops.maximum(total, 1e-6)
 
-    def apply_updates(self, features, grads, statistics):
-        """Moves the importance table (and the frequency counts) with a
-        step's `statistics`, then the optimized weights by `grads`."""
+    def record_statistics(self, features, statistics):
+        """Moves the token-selection table (the importance table, or the
+        frequency counts) with a batch's `features` and `statistics`."""
         self.encoder.record_mlm_losses(
             features["masked_lm_ids"], statistics["mlm_loss"], features["masked_lm_weights"]
         )
         self.encoder.record_inputs(features["input_word_ids"], features["input_mask"])
+
+    def apply_updates(self, features, grads, statistics):
+        """Moves the token-selection table with a step's `statistics`, then
+        the optimized weights by `grads`."""
+        self.record_statistics(features, statistics)
         self.optimizer.apply(grads, self.optimized_variables())
+
+    def inference_losses(self, features, mlm_weight_total):
+        """`pretraining_losses` of the full encoder in inference (no
+        dropping, no dropout): what evaluation and the table warm-up read."""
+        return self.pretraining_losses(features, self(features, training=False), mlm_weight_total)
 
     def evaluate_features(self, features):
         """Runs the full encoder on `features` (no dropping) and adds the
         losses to the metrics; returns the metrics."""
-        outputs = self(features, training=False)
-        loss, statistics = self.pretraining_losses(
-            features, outputs, self.global_weight_total(features)
-        )
+        loss, statistics = self.inference_losses(features, self.global_weight_total(features))
         return self.update_metrics(features, statistics, loss)
 
     @staticmethod

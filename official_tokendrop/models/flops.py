@@ -96,3 +96,10 @@ def encoder_run_flops(encoder, seq_length, num_predictions, batch_size, first_st
                    for kept in schedule.mode_passes(index))
 
     return schedule.run_cost(first_step, last_step, mode_flops)
+
+
+def table_warmup_flops(encoder, seq_length, num_predictions, batch_size, steps):
+    """FLOPs of `steps` batches of the token table's warm-up
+    (`task.token_table_warmup_steps`): the full encoder's and the MLM
+    head's forward pass each, no backward."""
+    return steps * encoder_step_flops(encoder, seq_length, num_predictions, batch_size).forward

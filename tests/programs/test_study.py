@@ -82,10 +82,13 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     common = ["--name=smoke", "--scale=tiny", f"--corpus_dir={corpus}", f"--tasks_dir={tasks}",
               f"--work_dir={tmp_path / 'work'}", f"--results_dir={tmp_path / 'results'}",
               "--finetune_seeds=1", "--control_seeds=1", "--evaluations=2"]
-    # Every pretraining arm and one variant (schedule: its two stages timed
-    # in the same benchmark); then fine-tuning of two arms with a second
-    # pretraining seed of the baseline, reusing the rest.
-    every = ["--tasks=", "--pretrain_seeds=1", "--runs=" + ",".join(study.ARMS + ("schedule",))]
+    # Every pretraining arm, one variant (schedule: its two stages timed in
+    # the same benchmark) and general with the dense and the warm-table
+    # continuations (the others' sizes and goal lines are the pure tests');
+    # then fine-tuning of two arms with a second pretraining seed of the
+    # baseline, reusing the rest.
+    continued = ("general", "continued_dense", "continued_token_drop_warm")
+    every = ["--tasks=", "--pretrain_seeds=1", "--runs=" + ",".join(study.ARMS + ("schedule",) + continued)]
     result = _run(*common, *every)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     finetuned = ["--runs=baseline,no_pretraining", "--tasks=wn_supersense", "--pretrain_seeds=2"]
@@ -95,7 +98,8 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
                   if "] pretraining " in line]
     assert pretrained == ["baseline_seed1"]  # the rest reused
     out = tmp_path / "results" / "smoke"
-    assert sorted(os.listdir(out)) == ["commands.txt", "heldout_loss_vs_flops.png",
+    assert sorted(os.listdir(out)) == ["commands.txt", "domain_heldout_loss_vs_flops.png",
+                                       "domain_heldout_loss_vs_step_seconds.png", "heldout_loss_vs_flops.png",
                                        "heldout_loss_vs_step_seconds.png", "results.json", "results.md"]
     results = json.loads((out / "results.json").read_text())
     assert sorted(results["runs"]) == ["baseline", "no_pretraining"]
@@ -111,7 +115,7 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
         assert os.path.exists(tmp_path / "work" / label / "export" / "config.json")
     commands = (tmp_path / "work" / "commands.log").read_text()
     assert commands.count("official_tokendrop.finetune") == 3
-    assert commands.count("official_tokendrop.train") == 6
+    assert commands.count("official_tokendrop.train") == 9
     assert commands in (out / "commands.txt").read_text()
 
     # Every arm again, fine-tuning left out: all reused, the numbers checked.
@@ -120,7 +124,7 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     assert (tmp_path / "work" / "commands.log").read_text() == commands  # nothing ran
     results = json.loads((out / "results.json").read_text())
     runs, seconds = results["runs"], results["benchmark"]["step_seconds"]
-    assert sorted(runs) == sorted(study.ARMS + ("schedule",))
+    assert sorted(runs) == sorted(study.ARMS + ("schedule",) + continued)
     assert runs["baseline"]["steps"] == runs["token_drop"]["steps"] == 20
     # The equal-cost arms run the steps whose step-seconds equal token_drop's.
     td_cost = 20 * seconds["token_drop"]
@@ -157,6 +161,30 @@ def test_tiny_study_runs_every_arm_and_reuses_finished_work(tmp_path):
     markdown = (out / "results.md").read_text()
     assert "- schedule (" in markdown and "- best variant: " in markdown
 
+    # general: the corpus without the domain file, a vocabulary of its own,
+    # which the domain's TFRecords use; the continuations start from its
+    # model_dir through task.init_checkpoint, the warm one after 2 batches
+    # of table warm-up (forward passes) whose cost it carries.
+    corpora = results["corpora"]
+    assert corpora["general"]["files"] == [f for f in corpora["corpus"]["files"] if f != "sqlite_docs.txt"]
+    assert corpora["domain"]["files"] == ["sqlite_docs.txt"] and corpora["domain"]["heldout_every"] == 10
+    assert corpora["domain"]["vocab"] == corpora["general"]["vocab"] != corpora["corpus"]["vocab"]
+    general_vocab = corpora["general"]["vocab_size"]
+    for arm in continued[1:]:
+        params = (tmp_path / "work" / arm / "params.yaml").read_text()
+        assert f"init_checkpoint: {tmp_path / 'work' / 'general'}" in params
+        assert runs[arm]["steps"] == s.continue_steps and runs[arm]["reference"] == "continued_dense"
+    warm = runs["continued_token_drop_warm"]
+    forward, per_step = (step_flops(s.hidden, s.layers, s.inner, s.seq, general_vocab, s.predictions, s.batch,
+                                    keep_k=keep) for keep in (None, s.seq // 2))
+    assert warm["table_warmup_steps"] == s.table_warmup_steps == 2 and warm["table_warmup_flops"] == 2 * forward.forward
+    assert warm["flops"] == 6 * per_step.training_step + 2 * forward.forward
+    warm_seconds = results["benchmark"]["warmup_seconds"]["continued_token_drop_warm"]
+    assert warm["step_seconds"] == seconds["continued_token_drop"]  # its model's, timed as such
+    assert warm["train_seconds"] == pytest.approx(6 * seconds["continued_token_drop"] + 2 * warm_seconds)
+    assert runs["general"]["step_seconds"] == seconds["continued_dense"] and "reference" not in runs["general"]
+    assert "## Continued pretraining on sqlite_docs.txt" in markdown and "| continued_token_drop_warm | 6 |" in markdown
+
 
 def test_arm_cost_counts_each_step_at_its_mode():
     from official_tokendrop.models.flops import step_flops
@@ -173,6 +201,100 @@ def test_arm_cost_counts_each_step_at_its_mode():
     assert cost.flops(8) == 6 * drop + 2 * full and cost.flops(7.5) == 6 * drop + full + 0.5 * full
     totals = cost.totals(8)
     assert totals["train_seconds"] == 3.5 and totals["step_seconds"] == 3.5 / 8
+
+
+def test_arm_cost_counts_the_table_warmup_before_step_0():
+    from official_tokendrop.models.flops import step_flops
+    from official_tokendrop.models import TokenDropBertEncoder
+
+    encoder = TokenDropBertEncoder(vocab_size=50, hidden_size=8, num_layers=4, num_attention_heads=2, inner_dim=16,
+                                   max_sequence_length=16, token_keep_k=8, token_allow_list=(), token_deny_list=())
+    cost = study.ArmCost(encoder, [0.25], 16, 3, 2, warmup_steps=3, warmup_seconds=0.1)
+    # Three forward passes of the full encoder (no backward), then steps.
+    forward = step_flops(8, 4, 16, 16, 50, 3, 2).forward
+    drop = step_flops(8, 4, 16, 16, 50, 3, 2, keep_k=8).training_step
+    assert cost.seconds(0) == pytest.approx(0.3) and cost.seconds(4) == pytest.approx(0.3 + 1.0)
+    assert cost.flops(4) == 3 * forward + 4 * drop
+    totals = cost.totals(4)
+    assert totals["step_seconds"] == 0.25 and totals["train_seconds"] == pytest.approx(1.3)
+    assert totals["step_flops"] == drop and totals["flops"] == 3 * forward + 4 * drop
+    assert (totals["table_warmup_steps"], totals["table_warmup_flops"]) == (3, 3 * forward)
+    assert "table_warmup_steps" not in study.ArmCost(encoder, [0.25], 16, 3, 2).totals(4)
+
+
+def test_step_budget_sizes_the_equal_cost_arms_by_hand():
+    s = study.SCALES["tiny"]  # 20 steps; continuations 6
+    seconds = {"baseline": 1.0, "token_drop": 0.8, "small_dense": 0.5, "continued_dense": 1.1,
+               "continued_token_drop": 0.7}
+    steps, modes = study.step_budget(s, {"step_seconds": seconds, "mode_seconds": {k: [v] for k, v in seconds.items()}})
+    assert steps["baseline_equal_cost"] == 16 and steps["small_dense"] == 32  # token_drop's 16 step-seconds
+    assert steps["token_drop_baseline_cost"] == 25  # the baseline's 20 step-seconds at 0.8 s
+    assert steps["continued_dense_equal_cost"] == round(6 * 0.7 / 1.1) == 4
+    assert steps["general"] == 20 and steps["continued_dense"] == steps["continued_token_drop_warm"] == 6
+    # An arm of another's model takes its seconds; an untimed arm has none.
+    assert modes["token_drop_baseline_cost"] == [0.8] and modes["general"] == modes["continued_dense"] == [1.1]
+    assert modes["continued_token_drop_warm"] == [0.7] and "schedule" not in modes
+
+
+@pytest.mark.parametrize("runs, message", [
+    ("general,continued_token_drop", "the comparisons need continued_dense; add it"),
+    ("continued_dense", "continued_dense continues general; add general"),
+    ("general", "general is timed as continued_dense; add continued_dense"),
+    ("general,continued_dense,continued_dense_equal_cost",
+     "continued_dense_equal_cost is sized by continued_token_drop's cost"),
+    ("token_drop_baseline_cost", "token_drop_baseline_cost is sized by baseline's cost; add baseline"),
+])
+def test_runs_missing_what_they_are_compared_with_are_refused(runs, message):
+    with pytest.raises(study.StudyError, match=message):
+        study.parse_runs(runs)
+
+
+def test_domain_file_must_be_one_of_several_corpus_files():
+    with pytest.raises(study.StudyError, match="--domain_file sqlite.txt is not a .txt file of --corpus_dir c"):
+        study.check_domain_file("sqlite.txt", "c", ["c/a.txt", "c/b.txt"])
+    with pytest.raises(study.StudyError, match="is the only file of --corpus_dir c: general would have no corpus"):
+        study.check_domain_file("a.txt", "c", ["c/a.txt"])
+    study.check_domain_file("a.txt", "c", ["c/a.txt", "c/b.txt"])
+
+
+def test_new_runs_parse_in_running_order():
+    runs = "continued_token_drop_warm,continued_token_drop,continued_dense,general,token_drop_baseline_cost,baseline"
+    assert study.parse_runs(runs) == ["baseline", "token_drop_baseline_cost", "general", "continued_dense",
+                                      "continued_token_drop", "continued_token_drop_warm"]
+
+
+def test_goal_lines_of_the_new_arms_by_hand():
+    def run(loss, **kwargs):
+        return {"final_heldout_loss": loss, **kwargs}
+
+    runs = {"baseline": run(5.60, train_seconds=1000.0, flops=100.0, other_seeds={"1": run(5.58)}),
+            "token_drop_baseline_cost": run(5.55, steps=1150, train_seconds=999.0, flops=88.0,
+                                            other_seeds={"1": run(5.59)})}
+    seed0, seed1 = study.baseline_cost_goals(runs, "0")
+    assert "(seed 0; 1150 steps, 999 step-seconds vs the baseline's 1000, 0.880 of its FLOPs)" in seed0
+    assert seed0.endswith("5.550 vs the same seed's baseline 5.600 (goal: below it): met by +0.050 nats.")
+    assert seed1.endswith("5.590 vs the same seed's baseline 5.580 (goal: below it): missed by -0.010 nats.")
+
+    fresh = run(4.00, seconds_to_baseline_loss=300.0, other_seeds={"1": run(4.10)})
+    warm = run(3.95, seconds_to_baseline_loss=280.0, table_warmup_steps=10, table_warmup_seconds=5.0,
+               train_seconds=500.0, table_warmup_flops=2.0, flops=100.0)
+    runs = {"continued_dense": run(4.05), "continued_token_drop": fresh, "continued_token_drop_warm": warm,
+            "continued_dense_equal_cost": run(4.20, other_seeds={"1": run(4.05)})}
+    ratios = {"continued_token_drop": {"0": {"seconds": 0.75, "flops": 0.81}}}
+    reach0, equal0, reach1, equal1, table = study.continued_goals(runs, "0", ratios)
+    assert reach0.endswith("(goal <= 0.80 of its step-seconds and FLOPs): 0.750 and 0.810: met / missed.")
+    assert reach1.endswith("never reached: missed.")
+    assert equal0.endswith("4.000 vs continued_dense_equal_cost 4.200 at equal step-seconds (goal: below it): "
+                           "met by +0.200 nats.")
+    assert equal1.endswith("missed by -0.050 nats.")
+    assert "5.0 step-seconds, 1.0% of its run's, and 2.0% of its FLOPs" in table
+    assert "-0.050 nats); better by step-seconds to continued_dense's final loss, 280 vs 300: warm" in table
+    assert table.endswith("task.token_table_warmup_steps=10.")
+    # Without a reach on both sides the final loss decides; a tie keeps the fresh table.
+    fresh["seconds_to_baseline_loss"], warm["final_heldout_loss"] = None, 4.00
+    line = study.table_warmup_verdict(fresh, warm)
+    assert "final loss (warm reaches at 280 s, fresh never reaches continued_dense's): fresh" in line
+    assert line.endswith("task.token_table_warmup_steps=0.")
 
 
 def test_reach_baseline_both_ways_by_hand():
