@@ -84,15 +84,34 @@ def build_optimizer(config, variables):
     if kind not in ("adamw", "adam"):
         raise ConfigurationError(f"optimizer.type {kind!r} is not supported; use adamw or adam.")
     options = config.optimizer.get()
+    key = f"trainer.optimizer_config.optimizer.{kind}"
+    # Keys Keras' AdamW has no counterpart for are refused when set.
+    for name in ("include_in_weight_decay",):
+        if getattr(options, name, None):
+            raise ConfigurationError(f"{key}.{name} is not supported; list the exclusions in "
+                                     "exclude_from_weight_decay.")
+    if config.ema is not None:
+        raise ConfigurationError("trainer.optimizer_config.ema is not supported (no weight averaging).")
     decay = getattr(options, "weight_decay_rate", 0.0) or 0.0
-    clip = getattr(options, "gradient_clip_norm", None) or None
+    # Model Garden's AdamW clips the global norm by gradient_clip_norm; its
+    # base config also has global_clipnorm, clipnorm and clipvalue. Keras
+    # applies one clip, so setting two is refused.
+    clips = {name: getattr(options, name, None) or None
+             for name in ("gradient_clip_norm", "global_clipnorm", "clipnorm", "clipvalue")}
+    chosen = [name for name, value in clips.items() if value]
+    if len(chosen) > 1:
+        raise ConfigurationError(f"{' and '.join(f'{key}.{n}' for n in chosen)} are all set; "
+                                 "the optimizer applies one clip, set one.")
     optimizer = keras.optimizers.AdamW(
         learning_rate=learning_rate_schedule(config),
         weight_decay=decay,
         beta_1=options.beta_1,
         beta_2=options.beta_2,
         epsilon=options.epsilon,
-        global_clipnorm=clip,
+        amsgrad=options.amsgrad,
+        clipnorm=clips["clipnorm"],
+        clipvalue=clips["clipvalue"],
+        global_clipnorm=clips["gradient_clip_norm"] or clips["global_clipnorm"],
     )
     names = getattr(options, "exclude_from_weight_decay", None) or []
     excluded = [v for v in variables if any(n in v.path for n in names)]

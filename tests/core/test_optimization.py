@@ -53,3 +53,22 @@ def test_layer_norm_and_bias_are_excluded_from_weight_decay():
 def test_unsupported_optimizer_is_refused():
     with pytest.raises(ValueError, match="optimizer.type 'sgd' is not supported"):
         optimization.build_optimizer(_config(optimizer={"type": "sgd"}), [])
+
+
+def test_every_adamw_key_reaches_the_optimizer_or_is_refused():
+    built = optimization.build_optimizer(_config(optimizer={"adamw": {
+        "amsgrad": True, "clipvalue": 0.5, "gradient_clip_norm": 0.0, "beta_1": 0.8, "epsilon": 1e-6}}), [])
+    assert (built.amsgrad, built.clipvalue, built.beta_1, built.epsilon) == (True, 0.5, 0.8, 1e-6)
+    assert built.global_clipnorm is None and built.clipnorm is None
+    built = optimization.build_optimizer(_config(optimizer={"adamw": {"clipnorm": 2.0, "gradient_clip_norm": 0.0}}), [])
+    assert built.clipnorm == 2.0
+    assert optimization.build_optimizer(_config(), []).global_clipnorm == 1.0  # gradient_clip_norm
+    key = "trainer.optimizer_config.optimizer.adamw"
+    for options, message in [
+        ({"global_clipnorm": 3.0}, f"{key}.gradient_clip_norm and {key}.global_clipnorm are all set"),
+        ({"include_in_weight_decay": ["dense"]}, f"{key}.include_in_weight_decay is not supported"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            optimization.build_optimizer(_config(optimizer={"adamw": options}), [])
+    with pytest.raises(ValueError, match=r"trainer.optimizer_config.ema is not supported"):
+        optimization.build_optimizer(_config(ema={"average_decay": 0.99}), [])
