@@ -18,7 +18,7 @@ from official_tokendrop import train
 from official_tokendrop.core import checkpoints
 from official_tokendrop.core.preemption import Preempted
 
-STEPS = 80
+STEPS = 40
 
 
 def _params(demo_data, preemption=True):
@@ -60,12 +60,12 @@ def test_signal_saves_the_step_reached_and_the_resume_is_exact(demo_data, tmp_pa
     keras.utils.set_random_seed(7)  # as train.run does for task.seed
     run = runner(_params(demo_data), stopped)
     run.restore()
-    _signal_at(run, 20, number)
+    _signal_at(run, 10, number)
     with pytest.raises(Preempted) as stop:
         run.run("train")
     step = run.step
     # Stopped inside the one loop, within a few steps of the signal.
-    assert 20 <= step < 40, step
+    assert 10 <= step < 25, step
     path = os.path.join(stopped, f"ckpt-{step}")
     assert str(stop.value) == (f"stopped by {signal.Signals(number).name} at step {step}; saved {path}. "
                                "Rerun the same command to resume from it.")
