@@ -102,18 +102,20 @@ def test_sigterm_to_the_program_prints_one_line_and_exits_non_zero(demo_data, tm
     override["trainer"].update(steps_per_loop=100_000, checkpoint_interval=100_000)
     config = tmp_path / "override.yaml"
     config.write_text(yaml.safe_dump(override))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "official_tokendrop.train", "--experiment=token_drop_bert/demo",
-         f"--config_file={config}", "--mode=train", f"--model_dir={model_dir}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    stdout = tmp_path / "stdout.txt"
+    with open(stdout, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "official_tokendrop.train", "--experiment=token_drop_bert/demo",
+             f"--config_file={config}", "--mode=train", f"--model_dir={model_dir}"],
+            stdout=out, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"})
     try:
-        # params.yaml is written just before training starts.
+        # Orbit prints this once training starts, inside the signal handling.
         deadline = time.time() + 120
-        while not os.path.exists(os.path.join(model_dir, "params.yaml")) and time.time() < deadline:
+        while "training until step" not in stdout.read_text() and time.time() < deadline:
             assert process.poll() is None, process.stderr.read()
             time.sleep(0.1)
-        time.sleep(3)
+        time.sleep(1)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
     finally:
