@@ -92,6 +92,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process reads TFRecor
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# TensorFlow's logger binds its handler to sys.stderr when first used: do it
+# now, before a stage's output is redirected into a log file that is later
+# closed (a warning after that would be a logging error).
+tf.get_logger()
+
 from official_tokendrop.core import experiment_configs  # noqa: E402
 from official_tokendrop.core.pretrainers import build_pretrainer  # noqa: E402
 from official_tokendrop.core.runner import Runner  # noqa: E402
