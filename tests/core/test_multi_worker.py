@@ -62,14 +62,29 @@ def _read(log):
         return f.read()
 
 
+def _wait_until(workers, condition, timeout=300):
+    """Polls `condition()` while every worker is still running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not condition():
+        assert all(p.poll() is None for p, _ in workers), [_read(log)[-2000:] for _, log in workers]
+        time.sleep(0.2)
+
+
+def _finish(workers, timeout):
+    """Every worker's exit status and log (any still running is killed)."""
+    try:
+        codes = [p.wait(timeout=timeout) for p, _ in workers]
+    finally:
+        for process, _ in workers:
+            process.kill()
+    return codes, [_read(log) for _, log in workers]
+
+
 def test_killed_worker_stops_the_other_and_both_resume(demo_data, tmp_path):
     model_dir, steps = str(tmp_path / "model"), 100_000
     workers = _start(model_dir, demo_data, steps, tmp_path, 0)
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline and not tf.io.gfile.glob(os.path.join(model_dir, "ckpt-20.index")):
-            assert all(p.poll() is None for p, _ in workers), [_read(log)[-2000:] for _, log in workers]
-            time.sleep(0.2)
+        _wait_until(workers, lambda: tf.io.gfile.glob(os.path.join(model_dir, "ckpt-20.index")))
         workers[1][0].send_signal(signal.SIGKILL)
         killed = time.time()
         code = workers[0][0].wait(timeout=240)
@@ -93,13 +108,7 @@ def test_killed_worker_stops_the_other_and_both_resume(demo_data, tmp_path):
 
     # Both restarted: they resume from the chief's last checkpoint and finish
     # with one table (the chief's copy and the other worker's are equal).
-    workers = _start(model_dir, demo_data, step + 20, tmp_path, 1)
-    try:
-        codes = [p.wait(timeout=300) for p, _ in workers]
-    finally:
-        for process, _ in workers:
-            process.kill()
-    logs = [_read(log) for _, log in workers]
+    codes, logs = _finish(_start(model_dir, demo_data, step + 20, tmp_path, 1), timeout=300)
     assert codes == [0, 0], [log[-2000:] for log in logs]
     for log in logs:
         assert f"restored {last} at step {step}" in log
@@ -117,16 +126,12 @@ def test_sigterm_to_one_worker_saves_one_step_on_every_worker(demo_data, tmp_pat
     # No interval checkpoint: only the preemption can save.
     workers = _start(model_dir, demo_data, 100_000, tmp_path, 0, checkpoint_interval=100_000)
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline and "step 20/" not in _read(workers[0][1]):
-            assert all(p.poll() is None for p, _ in workers), [_read(log)[-2000:] for _, log in workers]
-            time.sleep(0.2)
+        _wait_until(workers, lambda: "step 20/" in _read(workers[0][1]))
         workers[1][0].send_signal(signal.SIGTERM)
-        codes = [p.wait(timeout=120) for p, _ in workers]
+        codes, logs = _finish(workers, timeout=120)
     finally:
         for process, _ in workers:
             process.kill()
-    logs = [_read(log) for _, log in workers]
     assert codes == [1, 1], [log[-2000:] for log in logs]
     last = tf.train.latest_checkpoint(model_dir)
     step = int(last.rsplit("-", 1)[1])
