@@ -329,10 +329,9 @@ class Runner:
         seconds; returns the last results."""
         total, timeout = self.config.train_steps, self.config.continuous_eval_timeout
         # As Model Garden documents the key: the most seconds to wait
-        # between checkpoints (its timeout_fn would keep waiting below
-        # train_steps, forever if the trainer is gone).
-        for path in tf.train.checkpoints_iterator(self.model_dir, timeout=timeout,
-                                                  timeout_fn=lambda: True):
+        # between checkpoints (no timeout_fn, which in Model Garden keeps
+        # waiting below train_steps, forever if the trainer is gone).
+        for path in tf.train.checkpoints_iterator(self.model_dir, timeout=timeout):
             if path != self.restored:  # the runner restored the newest one already
                 checkpoints.restore(self.trainable.checkpoint, path, self.model)
                 self.restored = path
