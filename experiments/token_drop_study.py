@@ -384,15 +384,21 @@ def table_warmup_verdict(fresh, warm):
     """Fresh against warm importance table, both continuations of one seed:
     the better is the one that reaches continued_dense's final loss for
     fewer step-seconds (the warm-up's included); when either never does,
-    the lower final loss (a tie keeps the cheaper fresh table)."""
+    the lower final loss, unless the two differ by less than the fresh
+    table's own seeds do (then, as on a tie, the cheaper fresh table)."""
     reach = {name: run["seconds_to_baseline_loss"] for name, run in (("warm", warm), ("fresh", fresh))}
     if None not in reach.values():
         warm_better = reach["warm"] < reach["fresh"]
         by = f"step-seconds to continued_dense's final loss, {reach['warm']:.0f} vs {reach['fresh']:.0f}"
     else:
-        warm_better = warm["final_heldout_loss"] < fresh["final_heldout_loss"]
+        gap = fresh["final_heldout_loss"] - warm["final_heldout_loss"]
+        spread = max((abs(fresh["final_heldout_loss"] - one["final_heldout_loss"])
+                      for one in fresh.get("other_seeds", {}).values()), default=0.0)
+        warm_better = gap > spread
         by = "final loss (" + ", ".join(f"{name} " + ("never reaches" if r is None else f"reaches at {r:.0f} s")
                                         for name, r in reach.items()) + " continued_dense's)"
+        if 0 < gap <= spread:
+            by += f", but the gap is within the fresh table's seed spread of {spread:.3f} nats"
     steps = warm["table_warmup_steps"]
     return (f"- table warm-up ({steps} domain batches, forward only: {warm['table_warmup_seconds']:.1f} "
             f"step-seconds, {warm['table_warmup_seconds'] / warm['train_seconds']:.1%} of its run's, and "
@@ -668,7 +674,10 @@ class Study:
         """Seconds per step of every training mode of every timed arm (one
         mode for a plain arm), and of every table warm-up, all in one
         interleaved benchmark."""
-        path = os.path.join(self.work, "step_seconds.json")
+        # One file per study name: two studies sharing a work dir time
+        # different arms, and a report re-rendered later must reuse the
+        # seconds its arms were sized by, not the other study's retake.
+        path = os.path.join(self.work, f"step_seconds.{self.args.name}.json")
         names = list(dict.fromkeys(TIMED_AS.get(n, n) for n in self.runs if n in TRAINED))
         warmed = [n for n in self.runs if n in WARMED]
         if os.path.exists(path):

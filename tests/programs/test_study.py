@@ -295,6 +295,13 @@ def test_goal_lines_of_the_new_arms_by_hand():
     line = study.table_warmup_verdict(fresh, warm)
     assert "final loss (warm reaches at 280 s, fresh never reaches continued_dense's): fresh" in line
     assert line.endswith("task.token_table_warmup_steps=0.")
+    # A lower final loss by less than the fresh table's two seeds differ
+    # (4.00 vs 4.10) is no evidence: the fresh table stays.
+    warm["final_heldout_loss"] = 3.95
+    line = study.table_warmup_verdict(fresh, warm)
+    assert "continued_dense's), but the gap is within the fresh table's seed spread of 0.100 nats: fresh" in line
+    fresh["other_seeds"]["1"]["final_heldout_loss"] = 4.04
+    assert study.table_warmup_verdict(fresh, warm).endswith("task.token_table_warmup_steps=10.")
 
 
 def test_reach_baseline_both_ways_by_hand():
