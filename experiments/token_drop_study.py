@@ -76,6 +76,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import math
 import os
 import platform
@@ -91,11 +92,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # this process reads TFRecor
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-# TensorFlow's logger binds its handler to sys.stderr when first used: do it
-# now, before a stage's output is redirected into a log file that is later
-# closed (a warning after that would be a logging error).
-tf.get_logger()
 
 from official_tokendrop.core import experiment_configs  # noqa: E402
 from official_tokendrop.core.pretrainers import build_pretrainer  # noqa: E402
@@ -465,12 +461,19 @@ def _call_logged(function, log):
     """Calls `function()` with its output in the open file `log`, as a
     program of the project would run it: one of the project's errors is
     the log's last line and the result is 1."""
+    # absl's first log call with no root handler installs one on the
+    # sys.stderr of that moment, which here is `log`, closed after the
+    # stage: a handler of our own for the stage's length prevents that.
+    handler = logging.StreamHandler(log)
+    logging.root.addHandler(handler)
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             function()
     except TokenDropError as error:
         print(f"error: {error}", file=log)
         return 1
+    finally:
+        logging.root.removeHandler(handler)
     return 0
 
 

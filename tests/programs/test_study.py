@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import logging
 import math
 import os
 import subprocess
@@ -326,3 +327,15 @@ def test_reach_baseline_both_ways_by_hand():
     assert fast["steps_to_baseline_loss"] == 15.0
     assert fast["seconds_to_baseline_loss"] == 7.5 and fast["flops_to_baseline_loss"] == 45.0
     assert fast["baseline_steps_to_own_loss"] is None and fast["own_loss_vs_baseline"] is None
+
+
+def test_a_stage_log_holds_its_logging_and_nothing_after(tmp_path):
+    # absl would otherwise bind a root handler to the stage's redirected
+    # stderr (its log, closed afterwards): a logging error on the next warning.
+    from absl import logging as absl_logging
+
+    before = list(logging.root.handlers)
+    with open(tmp_path / "stage.log", "w") as log:
+        assert study._call_logged(lambda: absl_logging.warning("inside the stage"), log) == 0
+    assert logging.root.handlers == before
+    assert (tmp_path / "stage.log").read_text() == "inside the stage\n"
