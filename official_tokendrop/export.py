@@ -7,6 +7,15 @@ WordPiece vocabulary as the tokenizer asset, and the masked-LM task) that
 `keras_hub.models.BertBackbone.from_preset`, `BertTextClassifier.from_preset`
 and `BertMaskedLM.from_preset` load offline. `--format=transformers` writes
 a Hugging Face BERT directory instead (`interop/transformers.py`).
+
+The vocabulary (`--vocab_file`, default `task.vocab_file`: a vocab.txt, a
+transformers tokenizer.json or a model directory) is written in each
+format's own form, with the lower-casing and accent stripping it records,
+so the exported tokenizer splits text as pretraining did. Each format
+holds what it can: transformers' `hidden_act` names either GELU form;
+keras-hub's `BertBackbone` computes only the tanh form, so exporting a
+`hidden_activation: gelu_exact` model there warns with the size of the
+difference.
 """
 
 import os
@@ -28,8 +37,10 @@ from official_tokendrop.interop.keras_hub import write_preset  # noqa: E402
 FORMATS = ("keras_hub", "transformers")
 
 
-def export(model_dir, output, vocab_file=None, lowercase=True, format="keras_hub", overwrite=False):
-    """Writes `model_dir`'s latest checkpoint to `output` in `format`."""
+def export(model_dir, output, vocab_file=None, lowercase=None, format="keras_hub", overwrite=False):
+    """Writes `model_dir`'s latest checkpoint to `output` in `format`;
+    `lowercase` replaces the vocabulary's lower-casing where it is not
+    None."""
     if format not in FORMATS:
         raise ConfigurationError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}.")
     if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
@@ -55,8 +66,10 @@ def main(argv):
 if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "Training model_dir (params.yaml + checkpoints).")
     flags.DEFINE_string("output", None, "Directory to write.")
-    flags.DEFINE_string("vocab_file", None, "Vocabulary (default: task.vocab_file).")
-    flags.DEFINE_bool("do_lower_case", True, "Tokenizer lower-cases (uncased vocabulary).")
+    flags.DEFINE_string("vocab_file", None, "Vocabulary: vocab.txt, tokenizer.json or a model directory "
+                        "(default: task.vocab_file).")
+    flags.DEFINE_bool("do_lower_case", None, "Tokenizer lower-cases (uncased vocabulary); default: as the "
+                      "vocabulary records (lower-case where it records nothing).")
     flags.DEFINE_enum("format", "keras_hub", FORMATS,
                       "keras_hub: a keras-hub preset; transformers: a Hugging Face BERT directory.")
     flags.DEFINE_bool("overwrite", False, "Replace an existing, non-empty --output.")

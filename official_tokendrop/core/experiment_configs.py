@@ -67,10 +67,10 @@ _RENAMED = {
     "attention_dropout_rate": "attention_dropout",
 }
 # Model Garden keys the encoder does not take: the values that mean what
-# it computes (BERT's GELU, in tanh form as keras-hub's BertBackbone; no
-# factorized embedding; post-LN; the usual outputs).
+# it computes (no factorized embedding; post-LN; the usual outputs).
+# `hidden_activation` is the encoder's own argument: "gelu" is Model
+# Garden's (tanh) GELU, "gelu_exact" the erf form.
 _FIXED = {
-    "hidden_activation": ("gelu",),
     "embedding_size": (None, "hidden_size"),
     "output_range": (None,),
     "return_all_encoder_outputs": (False, True),

@@ -5,10 +5,11 @@ build their models with."""
 import os
 
 import tensorflow as tf
+import yaml
 
 from official_tokendrop.core import checkpoints, experiment_configs
 from official_tokendrop.core.task import PretrainingTask
-from official_tokendrop.errors import ConfigurationError, MissingFileError
+from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError
 
 # The experiment whose keys a model_dir's params.yaml is read into (every
 # registered experiment has the same keys).
@@ -22,11 +23,17 @@ def build_pretrainer(task_config, dtype=None):
 
 
 def read_params(model_dir):
-    """The experiment config a training run wrote to `model_dir/params.yaml`."""
+    """The experiment config a training run wrote to `model_dir/params.yaml`
+    (the one reader of that file: export, `task.init_checkpoint` of a
+    model_dir, the study)."""
     params_file = os.path.join(model_dir, "params.yaml")
     if not tf.io.gfile.exists(params_file):
         raise MissingFileError(f"{model_dir} has no params.yaml; is it a training model_dir?")
-    return experiment_configs.experiment(PARAMS_EXPERIMENT, params_file, strict=False)
+    try:
+        return experiment_configs.experiment(PARAMS_EXPERIMENT, params_file, strict=False)
+    except (yaml.YAMLError, ValueError, KeyError, TypeError) as error:
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise DataError(f"{params_file} is not a readable experiment config ({reason}).") from None
 
 
 def restore_pretrainer(model_dir, vocab_file=None):

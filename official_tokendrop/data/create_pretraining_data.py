@@ -6,7 +6,8 @@
 
 Input: one sentence per line, documents separated by blank lines (Model
 Garden's format). Tokenization (keras-hub's `BertTokenizer`, i.e.
-tensorflow-text WordPiece) and masking (`masking.mask_tokens`) run as
+tensorflow-text WordPiece, normalising text as the vocabulary says:
+`Vocabulary.tokenizer`) and masking (`masking.mask_tokens`) run as
 batched TensorFlow graphs; Python only touches whole sentences.
 
 Output: `output_dir/pretrain-SSSSS-of-NNNNN.tfrecord` plus
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -37,6 +39,9 @@ from official_tokendrop.utils.outputs import writing
 from official_tokendrop.utils.progress import Eta
 
 CONFIG_FILE = "dataset_config.json"
+# Settings recorded in CONFIG_FILE since a later version, with the value
+# every conversion before had: an older directory still matches them.
+_RECORDED_LATER = {"strip_accents": False}
 _BATCH = 4096
 
 
@@ -48,7 +53,9 @@ class ConversionOptions:
     dupe_factor: int = 1
     random_seed: int = 12345
     num_shards: int = 1
-    do_lower_case: bool = True
+    # None: as the vocabulary says (`Vocabulary.lowercase`); True or False
+    # replaces that, for a vocab.txt that records nothing.
+    do_lower_case: Optional[bool] = None
     do_whole_word_mask: bool = False
     next_sentence: bool = False
     pack_sequences: bool = True
@@ -135,6 +142,7 @@ def _check_output_dir(output_dir, expected):
             continue
         with tf.io.gfile.GFile(path) as f:
             found = json.load(f)
+        found = {**_RECORDED_LATER, **found}
         differ = sorted(k for k in expected if found.get(k) != expected[k])
         if differ:
             details = ", ".join(
@@ -160,13 +168,9 @@ def _check_output_dir(output_dir, expected):
     return path
 
 
-def _tokenize(documents, vocab, lowercase, progress):
+def _tokenize(documents, vocab, progress):
     """Tokenizes every sentence in batched graphs; returns id arrays."""
-    import keras_hub
-
-    tokenizer = keras_hub.tokenizers.BertTokenizer(
-        vocabulary=list(vocab.tokens), lowercase=lowercase
-    )
+    tokenizer = vocab.tokenizer()
     # A dataset map tokenizes batches on every core, in order.
     flat_sentences = tf.constant([s for d in documents for s in d])
     batches = (
@@ -293,14 +297,15 @@ def _discard(path, note=""):
 def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     """Runs the conversion; returns a summary dict (also printed by main)."""
     options.validate()
-    vocab = load_vocabulary(vocab_file)
+    vocab = load_vocabulary(vocab_file, options.do_lower_case)
     # Checked (masked_lm_prob) before the output directory is claimed: a
     # refused setting must not leave settings that block the corrected rerun.
     masking_config = None if options.dynamic_masking else masking.MaskingConfig.from_vocabulary(
         vocab, options.max_predictions_per_seq, options.masked_lm_prob, options.do_whole_word_mask
     )
     files = expand_input_files(input_files)
-    expected = dict(dataclasses.asdict(options), vocab_sha256=vocab.sha256, inputs=_input_record(files))
+    expected = dict(dataclasses.asdict(options), do_lower_case=vocab.lowercase, strip_accents=vocab.strip_accents,
+                    vocab_sha256=vocab.sha256, inputs=_input_record(files))
 
     progress = _Progress()
     documents, report = documents_lib.read_documents(files)
@@ -308,7 +313,7 @@ def convert(input_files, vocab_file, output_dir, options=ConversionOptions()):
     # Only input that reads as text claims the output directory: a refused
     # input leaves no dataset_config.json that would block the next try.
     settings = _check_output_dir(output_dir, expected)
-    tokenized, num_tokens = _tokenize(documents, vocab, options.do_lower_case, progress)
+    tokenized, num_tokens = _tokenize(documents, vocab, progress)
     if not tokenized:
         raise DataError(f"{files} yield no tokens.")
     unknown = sum(int(np.sum(sentence == vocab.id("[UNK]"))) for d in tokenized for sentence in d)
@@ -351,7 +356,8 @@ FLAGS = flags.FLAGS
 def define_flags():
     defaults = ConversionOptions()
     flags.DEFINE_list("input_files", None, "Text files or globs, comma-separated.")
-    flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt.")
+    flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt, transformers tokenizer.json, or a model "
+                        "directory holding one.")
     flags.DEFINE_string("output_dir", None, "Directory for the TFRecord shards.")
     flags.DEFINE_integer("seq_length", defaults.seq_length, "Tokens per sequence.")
     flags.DEFINE_integer("max_predictions_per_seq", defaults.max_predictions_per_seq, "Masked-LM slots per sequence.")
@@ -359,7 +365,8 @@ def define_flags():
     flags.DEFINE_integer("dupe_factor", defaults.dupe_factor, "Copies of the data, each masked anew.")
     flags.DEFINE_integer("random_seed", defaults.random_seed, "Seed: same seed, same output.")
     flags.DEFINE_integer("num_shards", defaults.num_shards, "Output files.")
-    flags.DEFINE_bool("do_lower_case", defaults.do_lower_case, "Lower-case (uncased vocabulary).")
+    flags.DEFINE_bool("do_lower_case", defaults.do_lower_case, "Lower-case (uncased vocabulary); default: as "
+                      "the vocabulary records (lower-case where it records nothing).")
     flags.DEFINE_bool("do_whole_word_mask", defaults.do_whole_word_mask, "Mask whole words.")
     flags.DEFINE_bool("next_sentence", defaults.next_sentence, "Sentence pairs with next-sentence labels.")
     flags.DEFINE_bool("pack_sequences", defaults.pack_sequences, "Pack sentences across documents.")

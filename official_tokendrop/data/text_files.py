@@ -1,4 +1,5 @@
-"""Decoding the small text files users bring: task files and vocabularies.
+"""Decoding the small text files users bring: task files, vocabularies and
+the JSON settings beside them.
 
 UTF-8, with or without a byte-order mark, and UTF-16 with one (what
 Excel's "Unicode text" export writes) are read. Anything else is refused
@@ -10,6 +11,7 @@ line instead (`documents.py`); they share the binary test.
 """
 
 import codecs
+import json
 
 import tensorflow as tf
 
@@ -58,3 +60,13 @@ def decode(path, raw):
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         raise DataError(f"{path}:{line}: byte 0x{raw[error.start]:02x} {hint}.") from None
+
+
+def read_json(path, what):
+    """The JSON document in the file `path` (decoded as `decode` does);
+    `what` names it in the errors."""
+    text = decode(path, read_bytes(path, what))
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise DataError(f"{what} {path} is not readable JSON ({error}).") from None

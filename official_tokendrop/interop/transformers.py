@@ -7,15 +7,17 @@ transformers' BERT schema, `model.safetensors` with transformers' weight
 names (masked-LM head included; the output projection is tied to the word
 embeddings, so, as transformers itself saves it, only the word embeddings
 and `cls.predictions.bias` are stored), `vocab.txt`, `tokenizer_config.json`
-and `special_tokens_map.json`. Written with safetensors' NumPy API: no
-PyTorch needed.
+(lower-casing and accent stripping as the vocabulary says) and
+`special_tokens_map.json`. Written with safetensors' NumPy API: no PyTorch
+needed.
 
-Activations: the encoder blocks compute BERT's GELU in its tanh form
-(keras-hub's `BertBackbone` does too), which transformers calls
-`gelu_new`. The masked-LM head (keras-hub's `MaskedLMHead`) uses the exact
-erf form, but transformers' BERT has one `hidden_act` for blocks and head,
-so its head computes the tanh form: encoder outputs match exactly, the
-MLM logits differ slightly (BUILD_NOTES.md gives the measured size).
+Activations: `config.json`'s `hidden_act` names the blocks' GELU form
+(`HIDDEN_ACT`: the encoder's `"gelu"`, the tanh form, is transformers'
+`gelu_new`; `"gelu_exact"` is transformers' `gelu`), so encoder outputs
+match. The masked-LM head (keras-hub's `MaskedLMHead`) uses the exact form
+and layer-norm epsilon 1e-5, but transformers' BERT applies `hidden_act`
+and `layer_norm_eps` to its head too, so the MLM logits differ slightly
+(BUILD_NOTES.md gives the measured size).
 """
 
 import json
@@ -25,11 +27,11 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from official_tokendrop.data.vocabulary import load_vocabulary
-from official_tokendrop.errors import DataError
 from official_tokendrop.interop.keras_hub import masked_lm_head_variables
 from official_tokendrop.utils.outputs import whole
 
-HIDDEN_ACT = "gelu_new"  # transformers' name of the tanh-approximated GELU
+# The encoder's `hidden_activation` -> transformers' `hidden_act`.
+HIDDEN_ACT = {"gelu": "gelu_new", "gelu_exact": "gelu"}
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                   "cls_token": "[CLS]", "mask_token": "[MASK]"}
 
@@ -112,7 +114,7 @@ def transformers_config(encoder, pad_token_id):
         "num_hidden_layers": encoder.num_layers,
         "num_attention_heads": encoder.num_attention_heads,
         "intermediate_size": encoder.inner_dim,
-        "hidden_act": HIDDEN_ACT,
+        "hidden_act": HIDDEN_ACT[encoder.hidden_activation],
         "hidden_dropout_prob": encoder.output_dropout,
         "attention_probs_dropout_prob": encoder.attention_dropout,
         "max_position_embeddings": encoder.max_sequence_length,
@@ -126,30 +128,28 @@ def transformers_config(encoder, pad_token_id):
     }
 
 
-def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase=True):
+def write_transformers(pretrainer, vocab_file, output, sequence_length, lowercase=None):
     """Writes the transformers directory `output`, whole or not at all (an
-    existing `output` is replaced once the new one is)."""
-    vocab = load_vocabulary(vocab_file)
-    missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab.tokens]
-    if missing:
-        raise DataError(f"{vocab_file} lacks the special tokens {missing} that BertTokenizer needs.")
+    existing `output` is replaced once the new one is). `vocab_file` is any
+    form `load_vocabulary` reads; `lowercase` replaces its lower-casing
+    where it is not None."""
+    vocab = load_vocabulary(vocab_file, lowercase)
     with whole("transformers export", output, directory=True) as directory:
-        _write_files(pretrainer, vocab, directory, sequence_length, lowercase)
+        _write_files(pretrainer, vocab, directory, sequence_length)
     return output
 
 
-def _write_files(pretrainer, vocab, directory, sequence_length, lowercase):
+def _write_files(pretrainer, vocab, directory, sequence_length):
     """The directory's files: weights, config, tokenizer settings, vocabulary."""
     save_file(transformers_weights(pretrainer), os.path.join(directory, "model.safetensors"),
               metadata={"format": "pt"})
     config = transformers_config(pretrainer.encoder, vocab.tokens.index("[PAD]"))
     tokenizer = {
         "tokenizer_class": "BertTokenizer",
-        "do_lower_case": lowercase,
-        # Our converter and keras-hub's tokenizer lower-case without
-        # stripping accents; transformers would strip them with lower-casing
-        # unless told, and then tokenize differently from pretraining.
-        "strip_accents": False,
+        "do_lower_case": vocab.lowercase,
+        # Said outright: transformers strips accents with lower-casing
+        # unless told, which a vocabulary of ours (accents kept) is not.
+        "strip_accents": vocab.strip_accents,
         "tokenize_chinese_chars": True,
         "model_max_length": sequence_length,
         **SPECIAL_TOKENS,

@@ -22,7 +22,8 @@ class TransformerBlock(keras.layers.Layer):
     Args:
         num_heads: attention heads; must divide the hidden size.
         intermediate_dim: feed-forward inner size.
-        activation: feed-forward activation.
+        activation: feed-forward activation, a Keras name or function (the
+            encoder passes one of `activations.HIDDEN_ACTIVATIONS`).
         output_dropout: dropout after attention and after feed-forward.
         attention_dropout: dropout on attention probabilities.
         layer_norm_epsilon: layer-norm epsilon.

@@ -6,13 +6,13 @@ from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 
 from official_tokendrop.errors import ConfigurationError, InputError, InputTypeError, MissingInputError
 from official_tokendrop.layers import (
+    HIDDEN_ACTIVATIONS,
     MergeTokens,
     SplitTokens,
     TokenFrequency,
     TokenImportance,
     TokenSelection,
     TransformerBlock,
-    gelu_approximate,
 )
 from official_tokendrop.layers.token_importance import pinned_ids
 from official_tokendrop.models.token_schedule import TokenSchedule
@@ -34,7 +34,7 @@ SELECTIONS = ("loss", "random", "frequency")
 _CONFIG_KEYS = (
     "vocab_size", "hidden_size", "num_layers", "num_attention_heads", "inner_dim",
     "max_sequence_length", "type_vocab_size", "output_dropout", "attention_dropout",
-    "initializer_range", "token_keep_k", "token_random_keep_k", "token_loss_init_value",
+    "initializer_range", "hidden_activation", "token_keep_k", "token_random_keep_k", "token_loss_init_value",
     "token_loss_beta", "token_allow_list", "token_deny_list", "first_drop_layer",
     "last_drop_layer", "token_selection", "token_keep_k_schedule", "token_full_step_every",
     "token_consistency_weight",
@@ -44,6 +44,10 @@ _CONFIG_KEYS = (
 def _checked_arguments(config):
     """The `TokenSchedule` of the encoder arguments `config`, after checking
     them (in the order their errors are reported)."""
+    activation = config["hidden_activation"]
+    if activation not in HIDDEN_ACTIVATIONS:
+        raise ConfigurationError(f"`hidden_activation` must be one of {tuple(HIDDEN_ACTIVATIONS)} (GELU's tanh and "
+                                 f"exact forms); got {activation!r}.")
     selection = config["token_selection"]
     if selection not in SELECTIONS:
         raise ConfigurationError(f"`token_selection` must be one of {SELECTIONS}; got {selection!r}.")
@@ -111,7 +115,7 @@ def _transformer_blocks(config, initializer, dtype):
         TransformerBlock(
             num_heads=config["num_attention_heads"],
             intermediate_dim=config["inner_dim"],
-            activation=gelu_approximate,
+            activation=HIDDEN_ACTIVATIONS[config["hidden_activation"]],
             output_dropout=config["output_dropout"],
             attention_dropout=config["attention_dropout"],
             layer_norm_epsilon=1e-12,
@@ -152,6 +156,10 @@ class TokenDropBertEncoder(keras.Model):
         attention_dropout: float. Dropout on attention probabilities.
         initializer_range: float. Stddev of the truncated-normal
             initializers.
+        hidden_activation: str. The blocks' feed-forward GELU: `"gelu"`,
+            its tanh form (Model Garden's "gelu", Google's BERT, keras-hub's
+            `BertBackbone`, transformers' `gelu_new`), or `"gelu_exact"`,
+            the erf form (transformers' `gelu`, e.g. MiniLM).
         token_keep_k: int or None. Tokens kept per example in the dropping
             layers; None turns dropping off (the baseline BERT).
         token_random_keep_k: int. Extra tokens kept at random (training
@@ -211,8 +219,9 @@ class TokenDropBertEncoder(keras.Model):
 
     def __init__(self, vocab_size=30522, hidden_size=768, num_layers=12, num_attention_heads=12,
                  inner_dim=3072, max_sequence_length=512, type_vocab_size=2, output_dropout=0.1,
-                 attention_dropout=0.1, initializer_range=0.02, token_keep_k=256, token_random_keep_k=0,
-                 token_loss_init_value=10.0, token_loss_beta=0.995, token_allow_list=(100, 101, 102, 103),
+                 attention_dropout=0.1, initializer_range=0.02, hidden_activation="gelu", token_keep_k=256,
+                 token_random_keep_k=0, token_loss_init_value=10.0, token_loss_beta=0.995,
+                 token_allow_list=(100, 101, 102, 103),
                  token_deny_list=(0,), first_drop_layer=None, last_drop_layer=None, token_selection="loss",
                  token_keep_k_schedule=(), token_full_step_every=0, token_consistency_weight=0.0,
                  dtype=None, **kwargs):

@@ -70,14 +70,14 @@ def test_translation_table(demo_data):
     assert arguments["max_sequence_length"] == encoder.max_position_embeddings
     assert arguments["output_dropout"] == encoder.dropout_rate
     assert arguments["token_keep_k"] == 16 and arguments["token_allow_list"] == (1, 2, 3, 4)
-    assert "intermediate_size" not in arguments and "hidden_activation" not in arguments
+    assert "intermediate_size" not in arguments and arguments["hidden_activation"] == "gelu"
     assert encoder_key("max_sequence_length") == "task.model.encoder.any.max_position_embeddings"
     assert encoder_key("token_keep_k") == "task.model.encoder.any.token_keep_k"
     # embedding_size may equal hidden_size; a Model Garden key the encoder
     # does not implement is refused, naming it.
     params.override({"task": {"model": {"encoder": {"any": {"embedding_size": 32}}}}})
     encoder_arguments(params.task)
-    for key, value in (("norm_first", True), ("embedding_size", 16), ("hidden_activation", "relu")):
+    for key, value in (("norm_first", True), ("embedding_size", 16)):
         bad = tiny_params(demo_data)
         bad.override({"task": {"model": {"encoder": {"any": {key: value}}}}})
         with pytest.raises(ConfigurationError, match=rf"task.model.encoder.any.{key}={value!r} is not supported"):

@@ -158,7 +158,8 @@ def test_vocabularies_other_tools_cannot_read_are_refused(tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(ValueError, match=message):
             load_vocabulary(str(tmp_path / name))
-    with pytest.raises(ValueError, match=rf"^Vocabulary file {tmp_path} is a directory, not a file\.$"):
+    with pytest.raises(ValueError, match=rf"^Vocabulary file {tmp_path} is a directory without tokenizer.json or "
+                                         r"vocab.txt\.$"):
         load_vocabulary(str(tmp_path))
 
 

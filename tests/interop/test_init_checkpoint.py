@@ -295,14 +295,25 @@ def test_independent_transformers_directory_without_pooler(keras_hub_model, inde
     assert report.initialized == len(target.weights) - 1 - 2
 
 
-def test_exact_gelu_transformers_model_is_noted(independent_transformers, tmp_path):
+def test_gelu_form_must_match_the_source(independent_transformers, tmp_path):
+    """transformers' `hidden_act: gelu` is the exact form: a model of the
+    tanh form is refused naming the key and the value to set; one of the
+    exact form loads it."""
     directory = tmp_path / "exact"
     directory.mkdir()
     os.symlink(os.path.join(independent_transformers, "model.safetensors"), directory / "model.safetensors")
     with open(directory / "config.json", "w") as f:
         json.dump({**BERT_CONFIG, "model_type": "bert"}, f)
-    report = initialize_from(_target(), str(directory))
-    assert "exact GELU" in report.line()
+    message = _refused(ConfigurationError, _target(), str(directory), "does not fit the model")
+    assert message.endswith("task.model.encoder.any.hidden_activation=gelu but the source has gelu_exact.")
+    target = _target(hidden_activation="gelu_exact")
+    report = initialize_from(target, str(directory))
+    assert report.initialized == len(target.weights) - 1 - 2 and not report.notes
+
+
+def test_keras_hub_backbone_refuses_an_exact_gelu_encoder(source):
+    with pytest.raises(ConfigurationError, match="hidden_activation=gelu_exact but the source has gelu"):
+        from_keras_hub(to_keras_hub(source.encoder), tiny_encoder(hidden_activation="gelu_exact"))
 
 
 @pytest.mark.parametrize("as_prefix", [False, True])

@@ -90,7 +90,7 @@ def test_config_and_tokenizer_files(hf_dir, pretrained, ours):
     with open(os.path.join(hf_dir, "config.json")) as f:
         config = json.load(f)
     assert config["model_type"] == "bert" and config["architectures"] == ["BertForMaskedLM"]
-    assert config["hidden_act"] == HIDDEN_ACT == "gelu_new"
+    assert config["hidden_act"] == HIDDEN_ACT["gelu"] == "gelu_new"
     assert (config["vocab_size"], config["hidden_size"], config["num_hidden_layers"],
             config["num_attention_heads"], config["intermediate_size"],
             config["max_position_embeddings"], config["type_vocab_size"]) == (

@@ -212,3 +212,32 @@ def test_record_mlm_losses_moves_the_table_by_the_running_average():
     table = keras.ops.convert_to_numpy(encoder.token_importance.table)
     np.testing.assert_allclose(table[[7, 9, 11, 8]], [0.9 * 10 + 0.1 * 3.0, 0.9 * 10 + 0.1 * 1.0, 10.0, 10.0],
                                rtol=1e-6)
+
+
+def test_exact_gelu_encoder_round_trips(tmp_path):
+    """`hidden_activation="gelu_exact"` reaches every block and survives
+    get_config/from_config and model.save/load_model; its outputs differ
+    from the tanh form's with the same weights."""
+    from official_tokendrop.layers import gelu_exact
+
+    exact = tiny_encoder(hidden_activation="gelu_exact")
+    # Weights large enough for the forms to differ (initial ones keep the
+    # pre-activations where they agree to float precision).
+    rng = np.random.default_rng(4)
+    exact.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32") for w in exact.get_weights()])
+    assert all(block.activation is gelu_exact for block in exact.transformer_layers)
+    clone = TokenDropBertEncoder.from_config(exact.get_config())
+    assert clone.get_config() == exact.get_config() and clone.hidden_activation == "gelu_exact"
+    path = str(tmp_path / "exact.keras")
+    exact.save(path)
+    loaded = keras.saving.load_model(path)
+    expected = exact(INPUTS, training=False)["sequence_output"]
+    np.testing.assert_allclose(loaded(INPUTS, training=False)["sequence_output"], expected, atol=1e-6)
+    tanh = tiny_encoder()
+    tanh.set_weights(exact.get_weights())
+    assert np.max(np.abs(tanh(INPUTS, training=False)["sequence_output"] - expected)) > 1e-5
+
+
+def test_unknown_hidden_activation_is_refused():
+    with pytest.raises(ValueError, match=r"`hidden_activation` must be one of \('gelu', 'gelu_exact'\).*'relu'"):
+        tiny_encoder(hidden_activation="relu")
