@@ -506,3 +506,22 @@ def test_unfit_init_checkpoint_is_refused_before_model_dir_is_written(exported, 
         with pytest.raises(error, match=message):
             train.run(params, str(model_dir), "train")
         assert not model_dir.exists()
+
+
+def test_our_model_dir_takes_form_and_vocabulary_from_its_params(pretrained, tmp_path):
+    """The run's params.yaml (read by `read_params`, its one reader) gives
+    the GELU form and the vocabulary; a broken one is one line."""
+    import shutil
+
+    from official_tokendrop.interop.init_checkpoint import read_source
+
+    model_dir, params = pretrained
+    found = read_source(model_dir)
+    assert found.format == init_checkpoint.OURS and found.architecture["hidden_activation"] == "gelu"
+    assert found.vocabulary == params.task.vocab_file and not found.notes
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    (broken / "params.yaml").write_text("task: [unclosed\n")
+    with pytest.raises(DataError, match=r"params.yaml is not a readable experiment config") as caught:
+        read_source(str(broken))
+    assert "\n" not in str(caught.value)
