@@ -29,25 +29,28 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from official_tokendrop.data import create_pretraining_data as cpd  # noqa: E402
+from official_tokendrop.data.documents import ReadReport, text_lines  # noqa: E402
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset  # noqa: E402
 from official_tokendrop.data.vocabulary import load_vocabulary  # noqa: E402
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder  # noqa: E402
 
 
 def _sample_text(patterns, max_lines, path):
-    """The first `max_lines` lines, taken evenly from every input file."""
+    """The first `max_lines` lines, taken evenly from every input file, read
+    as the converter reads a corpus (undecodable lines skipped and named)."""
     files = sorted(f for p in patterns.split(",") for f in glob.glob(p))
     if not files:
         raise SystemExit(f"--input_files {patterns!r} matches no file")
-    per_file = max_lines // len(files)
+    per_file, report = max_lines // len(files), ReadReport()
     with open(path, "w", encoding="utf-8") as out:
         for name in files:
-            with open(name, encoding="utf-8", errors="replace") as f:
-                for i, line in enumerate(f):
-                    if i >= per_file:
-                        break
-                    out.write(line)
+            for i, line in enumerate(text_lines(name, report)):
+                if i >= per_file:
+                    break
+                out.write(line + "\n")
             out.write("\n")
+    if report.undecodable:
+        print(report.skipped())
     return files
 
 

@@ -14,9 +14,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repository root
 
-from step_time import PREDICTIONS, PRESETS, SEQ, VOCAB, median_seconds  # noqa: E402
+from experiments.benchmarks.step_time import PREDICTIONS, PRESETS, SEQ, VOCAB, median_seconds  # noqa: E402
 
 
 def seconds(a_shape, b_shape):

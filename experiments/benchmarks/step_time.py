@@ -18,7 +18,9 @@ each contender is traced with `jax.profiler` and the ops that took the
 most device time are listed with their share, to explain a gap instead of
 guessing. `--dropout` sets every dropout rate of every contender (0
 lets Keras' attention use the fused `ops.dot_product_attention`; keras-hub
-has a single rate for attention and outputs).
+has a single rate for attention and outputs). `--compiled=graph` or
+`eager` runs the steps without XLA (eager: smoke runs, where compiling
+costs more than their few steps).
 
 The Keras 3 contenders run on whatever `KERAS_BACKEND` selects; Model
 Garden's needs TensorFlow and is left out on other backends.
@@ -49,6 +51,7 @@ import keras_hub  # noqa: E402
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder  # noqa: E402
 from official_tokendrop.models.flops import step_flops  # noqa: E402
 from official_tokendrop.utils import synthetic  # noqa: E402
+from official_tokendrop.utils.timing import interleaved_times  # noqa: E402
 
 PRESETS = {
     "base": dict(hidden=768, layers=12, heads=12, inner=3072, batch=2),
@@ -58,6 +61,9 @@ PRESETS = {
 SEQ, KEEP, PREDICTIONS, VOCAB = 512, 256, 76, 30522
 CONTENDERS = ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert")
 TENSORFLOW_ONLY = ("model_garden_bert",)
+# How a contender's step runs: its `compile` arguments (Keras 3 and tf_keras alike).
+COMPILED = {"xla": dict(jit_compile=True), "graph": dict(jit_compile=False),
+            "eager": dict(jit_compile=False, run_eagerly=True)}
 
 
 def _backend():
@@ -78,7 +84,7 @@ def _batch(dims):
     )
 
 
-def _ours(dims, keep, dropout):
+def _ours(dims, keep, dropout, compiled):
     encoder = TokenDropBertEncoder(
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
         num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
@@ -86,12 +92,12 @@ def _ours(dims, keep, dropout):
         output_dropout=dropout, attention_dropout=dropout,
     )
     model = BertPretrainer(encoder)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), **COMPILED[compiled])
     batch = _batch(dims)
     return lambda: model.train_on_batch(batch)
 
 
-def _keras_hub(dims, dropout):
+def _keras_hub(dims, dropout, compiled):
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=VOCAB, num_layers=dims["layers"], num_heads=dims["heads"],
         hidden_dim=dims["hidden"], intermediate_dim=dims["inner"], max_sequence_length=SEQ,
@@ -112,7 +118,7 @@ def _keras_hub(dims, dropout):
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=True,
+        **COMPILED[compiled],
     )
     b = _batch(dims)
     x = {
@@ -122,7 +128,7 @@ def _keras_hub(dims, dropout):
     return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
 
 
-def _model_garden(dims, dropout):
+def _model_garden(dims, dropout, compiled):
     import tf_keras
     from official.nlp.modeling import models, networks
 
@@ -147,22 +153,24 @@ def _model_garden(dims, dropout):
     model.compile(
         optimizer=tf_keras.optimizers.Adam(1e-4),
         loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=True,
+        **COMPILED[compiled],
     )
     b = _batch(dims)
     x = {k: b[k] for k in ("input_word_ids", "input_mask", "input_type_ids", "masked_lm_positions")}
     return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
 
 
-def build(name, dims, dropout=0.1):
+def build(name, dims, dropout=0.1, compiled="xla"):
+    """Contender `name` at `dims`: a callable that runs one training step,
+    compiled as `compiled` says (a key of `COMPILED`)."""
     if name == "ours_baseline":
-        return _ours(dims, None, dropout)
+        return _ours(dims, None, dropout, compiled)
     if name == "ours_token_drop":
-        return _ours(dims, KEEP, dropout)
+        return _ours(dims, KEEP, dropout, compiled)
     if name == "keras_hub_bert":
-        return _keras_hub(dims, dropout)
+        return _keras_hub(dims, dropout, compiled)
     if name == "model_garden_bert":
-        return _model_garden(dims, dropout)
+        return _model_garden(dims, dropout, compiled)
     raise ValueError(name)
 
 
@@ -258,14 +266,14 @@ def _peak_memory_of(name, args, steps):
     """Runs one contender alone in a fresh process; its peak memory in MiB."""
     out = subprocess.run(
         [sys.executable, __file__, f"--preset={args.preset}", f"--steps={steps}",
-         f"--only={name}", f"--dtype={args.dtype}", f"--dropout={args.dropout}"]
+         f"--only={name}", f"--dtype={args.dtype}", f"--dropout={args.dropout}", f"--compiled={args.compiled}"]
         + ([f"--batch={args.batch}"] if args.batch else []),
         capture_output=True, text=True, check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def _arguments():
+def _arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="12 layers x 256, batch 8")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None)
@@ -278,32 +286,26 @@ def _arguments():
                         help="Keras dtype policy of every contender")
     parser.add_argument("--dropout", type=float, default=0.1,
                         help="every dropout rate of every contender (0: fused attention)")
+    parser.add_argument("--compiled", choices=sorted(COMPILED), default="xla",
+                        help="how each step runs (eager: smoke runs, where compiling costs more than the steps)")
     parser.add_argument("--profile", action="store_true",
                         help="JAX: trace one step per contender, list its top ops")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.preset = args.preset or ("small" if args.small else "base")
     if args.profile and _backend() != "jax":
         parser.error("--profile needs KERAS_BACKEND=jax")
     return args
 
 
-def _interleaved_times(steps, rounds, steps_per_round):
-    """{name: [seconds per step of each round]} of the contenders' `steps`."""
-    names = list(steps)
-    times = {name: [] for name in names}
-    for round_index in range(rounds):
-        # Each round starts with the next contender, so none always runs
-        # right after the same neighbour (caches, allocator, clocks).
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            for _ in range(steps_per_round):
-                steps[name]()
-            times[name].append((time.perf_counter() - start) / steps_per_round)
-        print(f"round {round_index + 1}/{rounds}: "
-              + ", ".join(f"{n} {1000 * times[n][-1]:.1f} ms" for n in names), flush=True)
-    return times
+def _repeated(step):
+    """`run(steps)` for `interleaved_times`: `steps` calls of `step()`
+    (`train_on_batch`, which returns once its step is done)."""
+    def run(steps):
+        for _ in range(steps):
+            step()
+
+    return run
 
 
 def _print_results(names, times, dims, peak, memory):
@@ -324,15 +326,15 @@ def _print_results(names, times, dims, peak, memory):
               f"(difference {measured - flop_ratio:+.3f})")
 
 
-def main():
-    args = _arguments()
+def main(argv=None):
+    args = _arguments(argv)
     dims = dict(PRESETS[args.preset])
     if args.batch:
         dims["batch"] = args.batch
     keras.config.set_dtype_policy(args.dtype)
 
     if args.only:  # child process of --memory
-        step = build(args.only, dims, args.dropout)
+        step = build(args.only, dims, args.dropout, args.compiled)
         for _ in range(args.steps + 1):
             step()
         print(json.dumps({"peak_mib": peak_memory_mib()}))
@@ -342,7 +344,7 @@ def main():
              if _backend() == "tensorflow" or n not in TENSORFLOW_ONLY]
     print(f"preset {args.preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, "
           f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}, "
-          f"dropout {args.dropout}")
+          f"dropout {args.dropout}, {args.compiled} steps")
     # Children first, while this process is still small.
     memory = {n: _peak_memory_of(n, args, 2) for n in names} if args.memory else {}
     if not args.rounds:
@@ -355,10 +357,11 @@ def main():
     steps = {}
     for name in names:
         start = time.time()
-        steps[name] = build(name, dims, args.dropout)
+        steps[name] = build(name, dims, args.dropout, args.compiled)
         steps[name]()  # compile
         print(f"built and compiled {name} in {time.time() - start:.0f}s", flush=True)
-    times = _interleaved_times(steps, args.rounds, args.steps)
+    times = interleaved_times({name: _repeated(step) for name, step in steps.items()}, args.rounds, args.steps,
+                              log=lambda line: print(line, flush=True))
     _print_results(names, times, dims, peak, memory)
     if args.profile:
         for name in names:

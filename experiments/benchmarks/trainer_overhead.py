@@ -24,15 +24,16 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repository root
 
 import tensorflow as tf  # noqa: E402
-from step_time import KEEP, PREDICTIONS, PRESETS, SEQ  # noqa: E402
+from experiments.benchmarks.step_time import KEEP, PREDICTIONS, PRESETS, SEQ  # noqa: E402
 
 from official_tokendrop.core import experiment_configs  # noqa: E402
 from official_tokendrop.core.runner import Runner  # noqa: E402
 from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
 from official_tokendrop.data.vocabulary import load_vocabulary  # noqa: E402
+from official_tokendrop.utils.timing import interleaved_times  # noqa: E402
 
 
 def build_runner(args, directory):
@@ -105,16 +106,10 @@ def main():
         bare(args.steps_per_loop)
         print(f"compiled in {time.time() - start:.0f}s", flush=True)
 
-        times = {"bare step": [], "trainer loop": []}
-        for round_index in range(args.rounds):
-            for name, run in (("bare step", bare), ("trainer loop", loop)):
-                start = time.perf_counter()
-                run(args.steps_per_round)
-                times[name].append((time.perf_counter() - start) / args.steps_per_round)
-            print(f"round {round_index + 1}/{args.rounds}: "
-                  + ", ".join(f"{n} {1000 * t[-1]:.1f} ms" for n, t in times.items()), flush=True)
+        times = interleaved_times({"bare step": bare, "trainer loop": loop}, args.rounds, args.steps_per_round,
+                                  log=lambda line: print(line, flush=True))
 
-    bare_ms, loop_ms = (1000 * statistics.median(times[n]) for n in times)
+    bare_ms, loop_ms = (1000 * statistics.median(times[n]) for n in ("bare step", "trainer loop"))
     print(f"\nbare step     {bare_ms:9.1f} ms/step")
     print(f"trainer loop  {loop_ms:9.1f} ms/step (summaries every {args.steps_per_loop}, "
           f"checkpoint every {args.checkpoint_interval} steps)")
