@@ -14,10 +14,14 @@ SIGTERM every worker saves after the running loop (at most
 `trainer.steps_per_loop` steps later) and stops.
 """
 
+import contextlib
 import os
 import signal
 import threading
 
+import tensorflow as tf
+
+from official_tokendrop.core.cluster import worker_count
 from official_tokendrop.errors import RunError
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -84,3 +88,51 @@ class SignalStop:
         self._watcher.join()
         os.close(self._read_fd)
         self._previous = None
+
+
+class PreemptionGuard:
+    """`trainer.preemption_on_demand_checkpoint` for one run: what saves the
+    step reached when a signal comes, in the form the run's cluster needs.
+
+    Args:
+        enabled: the key's value; False: no handlers, a signal ends the run
+            as it would without us and nothing is saved.
+        strategy: the run's `tf.distribute` strategy.
+        manager: the run's checkpoint manager (`save`, `latest_checkpoint`).
+        stop_flag: the boolean `tf.Variable` the traced training loop reads
+            before every step.
+        step: `() -> int`, the run's step.
+    """
+
+    def __init__(self, enabled, strategy, manager, stop_flag, step):
+        self.strategy, self.manager, self.stop_flag, self.step = strategy, manager, stop_flag, step
+        self.enabled = enabled
+        self.multi_worker = worker_count(strategy) > 1
+
+    def loop_actions(self):
+        """A multi-worker run's save on SIGTERM, after each loop: TensorFlow's
+        handler makes every worker save the same step, then stop."""
+        if not self.enabled or not self.multi_worker:
+            return []
+
+        def stopped():
+            raise Preempted(preempted_message("SIGTERM", self.step(), self.manager.latest_checkpoint))
+
+        handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+            self.strategy.cluster_resolver, self.manager,
+            termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=stopped))
+        return [lambda logs: handler.save_checkpoint_if_preempted(check_interval=False)]
+
+    @contextlib.contextmanager
+    def stop_on_signals(self):
+        """One process: SIGTERM or Ctrl-C stops the loop at the step reached,
+        which is saved before the run ends with `Preempted`."""
+        if not self.enabled or self.multi_worker:
+            yield
+            return
+        with SignalStop(self.stop_flag) as stop:
+            try:
+                yield
+            except StopRequested:
+                self.manager.save(check_interval=False)
+                raise Preempted(preempted_message(stop.received, self.step(), self.manager.latest_checkpoint)) from None

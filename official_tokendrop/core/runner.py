@@ -1,57 +1,32 @@
 """The pretraining run on Orbit, as Model Garden's `train_lib`:
 `orbit.Controller` schedules the trainable's loops, checkpoints, summaries,
-evaluation and the after-loop actions; the runner owns the model_dir
-(checkpoints, the chief's and the workers' write directories), the modes,
-the run's FLOP totals, the export and the run's errors.
+evaluation and the after-loop actions; the runner owns the restore, the
+controller, the modes, the export and the run's errors. Cluster roles
+(`cluster`), the save on a signal (`preemption`) and the FLOP totals
+(`flop_totals`) are their own modules.
 """
 
 import contextlib
 import os
-import re
 import time
 
 import orbit
 import tensorflow as tf
 from official.core import train_utils
 
-from official_tokendrop.core import actions, checkpoints, preemption
+from official_tokendrop.core import actions, checkpoints, cluster
 from official_tokendrop.core.actions import log
+from official_tokendrop.core.flop_totals import run_flop_totals
+from official_tokendrop.core.preemption import PreemptionGuard
 from official_tokendrop.core.task import PretrainingTask
 from official_tokendrop.core.trainable import PretrainingTrainable
 from official_tokendrop.data.file_patterns import expand_input_files
-from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError, RunError
+from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError
 from official_tokendrop.interop.init_checkpoint import initialize_from
 from official_tokendrop.interop.keras_hub import write_preset
-from official_tokendrop.models.flops import encoder_run_flops, table_warmup_flops
 from official_tokendrop.utils.progress import Eta, format_duration
 
 MODES = ("train", "eval", "train_and_eval", "continuous_eval")
-
-
-class WorkerLost(RunError):
-    """A worker of a multi-worker run stopped; the others cannot go on."""
-
-
-def _cluster(strategy):
-    """(task type, task id, {job: tasks}) of a multi-worker strategy, else None."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return None
-    return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
-
-
-def is_chief(strategy):
-    """Whether this task writes the run's files (the only one unless multi-worker)."""
-    cluster = _cluster(strategy)
-    if cluster is None:
-        return True
-    task_type, task_id, jobs = cluster
-    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in jobs)
-
-
-def worker_count(strategy):
-    cluster = _cluster(strategy)
-    return 1 if cluster is None else sum(len(tasks) for tasks in cluster[2].values())
 
 
 def corrupt_record_message(input_paths, error):
@@ -64,17 +39,6 @@ def corrupt_record_message(input_paths, error):
             except tf.errors.DataLossError:
                 return f"{path} is corrupt (truncated or damaged TFRecord); reconvert or remove it."
     return f"corrupt TFRecord in {', '.join(input_paths)}: {error.message.splitlines()[0]}"
-
-
-def worker_lost_message(error, own_task, latest):
-    """One line from TensorFlow's many: which worker stopped, and what to do.
-
-    TensorFlow names the lost task in some of its messages (a heartbeat
-    timeout) and not in others (an aborted collective)."""
-    tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", str(error))) - {own_task})
-    who = f" ({', '.join(tasks)})" if tasks else ""
-    return (f"a worker of this multi-worker run stopped{who}; the run cannot continue without "
-            f"it. Restart every worker with the same command: they resume from {latest or 'step 0'}.")
 
 
 class _Controller(orbit.Controller):
@@ -98,16 +62,15 @@ class Runner:
         self.trainable = PretrainingTrainable(
             self.task, trainer_config.optimizer_config, runtime_config, strategy)
         self.restored = None
-        # Every worker of a multi-worker run must save (the save has
-        # collectives); only the chief's files land in model_dir.
-        self.is_chief = is_chief(strategy)
-        self.write_dir = model_dir if self.is_chief else os.path.join(
-            model_dir, f"worker_{strategy.cluster_resolver.task_id}_tmp"
-        )
+        self.is_chief = cluster.is_chief(strategy)
+        self.write_dir = cluster.write_dir(model_dir, strategy)
         self.manager = checkpoints.IntervalCheckpointManager(
             self.trainable.checkpoint, self.write_dir, trainer_config.max_to_keep,
             self.trainable.optimizer.iterations, trainer_config.checkpoint_interval,
         )
+        self.preemption = PreemptionGuard(
+            trainer_config.preemption_on_demand_checkpoint, strategy, self.manager,
+            self.trainable.stop_requested, lambda: self.step)
         self.eval_results = actions.EvalResultsWriter(self.trainable.optimizer.iterations, self.write_dir)
         self.best_exporter = None
         if trainer_config.best_checkpoint_export_subdir:
@@ -244,50 +207,21 @@ class Runner:
         logs = {}
         progress = actions.ProgressLine(self.trainable.optimizer.iterations, eta,
                                         self.config.summary_interval, total)
-        controller = self._controller([progress, logs.update, *self._preemption_actions()])
-        with self._run_errors(), self._stop_on_signals():
+        controller = self._controller([progress, logs.update, *self.preemption.loop_actions()])
+        with self._run_errors(), self.preemption.stop_on_signals():
             if evaluate:
                 self._train_then_evaluate(controller, total)
             else:
                 controller.train(total)
         logs["wall_seconds"] = time.time() - start
-        logs.update(self._flop_totals(first_step, warmed))
+        logs.update(run_flop_totals(self.model.encoder, self.task.data("train"),
+                                    self.task.config.token_table_warmup_steps, first_step, self.step, warmed))
         log(
             f"trained steps {first_step}-{self.step} in {format_duration(logs['wall_seconds'])} "
             f"({format_duration(self.trainable.train_seconds)} in steps), {logs['train_flops']:.3g} FLOPs; "
             f"the model_dir's {self.step} steps: {logs['total_flops']:.3g} FLOPs (FLOP model)"
         )
         return logs
-
-    def _preemption_actions(self):
-        """A multi-worker run's save on SIGTERM, after each loop: TensorFlow's
-        handler makes every worker save the same step, then stop."""
-        if not self.config.preemption_on_demand_checkpoint or worker_count(self.strategy) == 1:
-            return []
-
-        def stopped():
-            raise preemption.Preempted(preemption.preempted_message(
-                "SIGTERM", self.step, self.manager.latest_checkpoint))
-
-        handler = tf.distribute.experimental.PreemptionCheckpointHandler(
-            self.strategy.cluster_resolver, self.manager,
-            termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=stopped))
-        return [lambda logs: handler.save_checkpoint_if_preempted(check_interval=False)]
-
-    @contextlib.contextmanager
-    def _stop_on_signals(self):
-        """One process: SIGTERM or Ctrl-C stops the loop at the step reached,
-        which is saved before the run ends with `Preempted`."""
-        if not self.config.preemption_on_demand_checkpoint or worker_count(self.strategy) > 1:
-            yield
-            return
-        with preemption.SignalStop(self.trainable.stop_requested) as stop:
-            try:
-                yield
-            except preemption.StopRequested:
-                self.manager.save(check_interval=False)
-                raise preemption.Preempted(preemption.preempted_message(
-                    stop.received, self.step, self.manager.latest_checkpoint)) from None
 
     def _train_then_evaluate(self, controller, total):
         # Evaluations on multiples of the interval, a resumed run's too
@@ -299,21 +233,6 @@ class Runner:
             target = min(total, (self.step // interval + 1) * interval)
             controller.train(target, checkpoint_at_completion=target == total)
             controller.evaluate(config.validation_steps or -1)
-
-    def _flop_totals(self, first_step, warmed):
-        """The FLOPs of this run's steps and of the model_dir's (FLOP
-        model), the table warm-up's forward passes included: this run's if
-        it `warmed`, the model_dir's as configured."""
-        data = self.task.data("train")
-        shape = (data.seq_length, data.max_predictions_per_seq, data.global_batch_size)
-
-        def flops(first):
-            return float(encoder_run_flops(self.model.encoder, *shape, first, self.step))
-
-        warmup = float(table_warmup_flops(self.model.encoder, *shape, self.task.config.token_table_warmup_steps))
-        return {"steps_this_run": self.step - first_step,
-                "train_flops": flops(first_step) + (warmup if warmed else 0.0),
-                "total_flops": flops(0) + warmup}
 
     def evaluate(self):
         """Evaluates the model as it stands (`trainer.validation_steps`
@@ -354,11 +273,8 @@ class Runner:
             raise DataError(corrupt_record_message(paths, error)) from None
         except (tf.errors.UnavailableError, tf.errors.AbortedError,
                 tf.errors.DeadlineExceededError) as error:
-            if worker_count(self.strategy) > 1:
-                latest = (checkpoints.candidates(self.model_dir) or [None])[0]
-                resolver = self.strategy.cluster_resolver
-                own = f"/job:{resolver.task_type}/replica:0/task:{resolver.task_id}"
-                raise WorkerLost(worker_lost_message(error, own, latest)) from None
+            if cluster.worker_count(self.strategy) > 1:
+                raise cluster.worker_lost(error, self.strategy, self.model_dir) from None
             raise
 
     def export(self, vocab_file):
