@@ -10,6 +10,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# Grappler's graph rewrites cost a tiny trainer run ~3 s of its ~11 (its
+# training loop is one large graph) and change nothing a test checks: runs
+# are compared with runs of the same settings, XLA paths bypass it, and
+# the programs (train, finetune) keep it on.
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu,
