@@ -28,6 +28,15 @@ def arms_of(results, corpus):
     return [arm for arm in results["runs"] if ARMS[arm].corpus == corpus]
 
 
+def plotted(results):
+    """[(corpus, file prefix, what the y axis shows, its arms)] of each plotted
+    corpus: the arms of `PLOTTED`'s corpora that have a held-out curve."""
+    runs = results["runs"]
+    curves = [(corpus, prefix, what, [arm for arm in arms_of(results, corpus) if "curve" in runs[arm]])
+              for corpus, prefix, what in PLOTTED]
+    return [(corpus, prefix, what, arms) for corpus, prefix, what, arms in curves if arms]
+
+
 def render(directory):
     """Writes results.md and the plots of `directory`'s results.json; returns
     the markdown."""
@@ -40,17 +49,16 @@ def render(directory):
 
 
 def plots(results, directory):
-    """Held-out loss against step-seconds and FLOPs, one plot per axis and
-    corpus with runs; returns the files' names."""
+    """Writes the plots of held-out loss against step-seconds and FLOPs
+    into `directory`, one per axis and plotted corpus (`plotted`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs, seed, written = results["runs"], str(results["seed"]), []
-    for corpus, prefix, what in PLOTTED:
-        arms = [arm for arm in arms_of(results, corpus) if "curve" in runs[arm]]
-        for key, label, file in AXES if arms else ():
+    runs, seed = results["runs"], str(results["seed"])
+    for corpus, prefix, what, arms in plotted(results):
+        for key, label, file in AXES:
             plt.figure(figsize=(7, 4.5))
             for arm in arms:
                 color = None
@@ -67,8 +75,6 @@ def plots(results, directory):
             plt.grid(alpha=0.3)
             plt.savefig(os.path.join(directory, prefix + file), dpi=100, bbox_inches="tight")
             plt.close()
-            written.append(prefix + file)
-    return written
 
 
 def header(results):
@@ -120,16 +126,15 @@ def domain_section(results):
 
 def markdown(results):
     """results.md of `results` (results.json's content)."""
-    lines, plotted = header(results), []
+    lines = header(results)
     if arms_of(results, "corpus"):
         lines += corpus_section(results)
-        plotted += [file for _, _, file in AXES]
     if "general" in results["runs"]:
         lines += domain_section(results)
-        plotted += ["domain_" + file for _, _, file in AXES]
     lines += ["", "Against the goals:"] + goal_lines(results) + ["", "Details:"] + details(results)
     lines += benchmark_lines(results)
-    lines += ["", f"Every number: results.json. Commands: commands.txt. Plots: {', '.join(plotted)}.", ""]
+    files = [prefix + file for _, prefix, _, _ in plotted(results) for _, _, file in AXES]
+    lines += ["", f"Every number: results.json. Commands: commands.txt. Plots: {', '.join(files) or 'none'}.", ""]
     return "\n".join(lines)
 
 

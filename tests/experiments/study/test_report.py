@@ -85,6 +85,14 @@ def test_main_renders_a_results_directory_from_its_results_json(tmp_path, capsys
     assert capsys.readouterr().out == f"rendered {tmp_path / 'results.md'} and its plots from its results.json\n"
 
 
+def test_a_study_without_curves_writes_and_names_no_plots(tmp_path):
+    results = hand_made()
+    results["runs"] = {"no_pretraining": results["runs"]["no_pretraining"]}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert report.render(str(tmp_path)).endswith("Plots: none.\n")
+    assert sorted(os.listdir(tmp_path)) == ["results.json", "results.md"]
+
+
 @pytest.mark.parametrize("name", COMMITTED)
 def test_committed_results_re_render_byte_for_byte(name):
     directory = os.path.join(RESULTS, name)
