@@ -11,17 +11,23 @@ keras-hub export or any keras-hub BERT preset, a transformers BERT directory
 Google's TF1 checkpoint, or this project's model_dir. The weights come from
 the source's own `load()` (keras-hub's readers and converters); the
 vocabulary from `data.vocabulary.load_vocabulary`, the project's one reader
-(its checks: special tokens, duplicates, encodings).
+(its checks, and the source's normalisation: lower-casing and accent
+stripping), and the tokenizer from that vocabulary, so text is split as the
+source model split it. What the source's record notes (e.g. a transformers
+model computing exact GELU where keras-hub's backbone computes its tanh
+form) is printed to stderr.
 """
 
 import dataclasses
 import os
+import sys
 
 import keras_hub
 
 from official_tokendrop.data.vocabulary import Vocabulary, load_vocabulary
 from official_tokendrop.errors import ConfigurationError, DataError, MissingFileError
 from official_tokendrop.interop.init_checkpoint import GOOGLE, KERAS_HUB, TRANSFORMERS, read_source
+from official_tokendrop.interop.keras_hub import BACKBONE_ACTIVATION
 
 # What keras-hub reads from a preset to fine-tune it besides the weights.
 PRESET_FILES = ("config.json", "tokenizer.json", "model.weights.h5", "assets/tokenizer/vocabulary.txt")
@@ -86,18 +92,9 @@ def _vocabulary(source):
     vocabulary = load_vocabulary(source.vocabulary)
     embedded = source.architecture["vocab_size"]
     if len(vocabulary) > embedded:
-        raise DataError(f"Preset {source.path}: its vocabulary {source.vocabulary} has {len(vocabulary)} tokens "
+        raise DataError(f"Preset {source.path}: its vocabulary has {len(vocabulary)} tokens ({source.vocabulary}) "
                         f"but the model embeds only {embedded}; the preset is inconsistent.")
     return vocabulary
-
-
-def _tokenizer(source, vocabulary):
-    if source.format in (KERAS_HUB, TRANSFORMERS):
-        # keras-hub reads the normalisation from the preset's tokenizer
-        # config (transformers': tokenizer_config.json's do_lower_case).
-        return keras_hub.models.BertTokenizer.from_preset(source.path)
-    return keras_hub.models.BertTokenizer(vocabulary=list(vocabulary.tokens), lowercase=vocabulary.lowercase,
-                                          strip_accents=vocabulary.strip_accents)
 
 
 def copy_backbone(backbone, **config):
@@ -124,4 +121,11 @@ def load_pretrained(path):
     if source.format == KERAS_HUB:
         _check_preset_files(source)
     vocabulary = _vocabulary(source)
-    return Pretrained(source.path, _backbone(source), _tokenizer(source, vocabulary), vocabulary, source)
+    notes = list(source.notes)
+    activation = source.architecture.get("hidden_activation", BACKBONE_ACTIVATION)
+    if activation != BACKBONE_ACTIVATION:
+        notes.append(f"its blocks compute {activation} (exact GELU), keras-hub's BertBackbone (fine-tuned here) "
+                     f"its tanh form ({BACKBONE_ACTIVATION}): outputs differ slightly from the source's")
+    for note in notes:
+        print(f"Preset {source.path} ({source.format}): {note}", file=sys.stderr)
+    return Pretrained(source.path, _backbone(source), vocabulary.tokenizer(), vocabulary, source)
