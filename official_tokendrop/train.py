@@ -30,8 +30,8 @@ from official.core import train_utils  # noqa: E402
 
 from official_tokendrop.cli import one_line_errors  # noqa: E402
 from official_tokendrop.core import checkpoints, config_keys, experiment_configs  # noqa: E402
-from official_tokendrop.core.experiment_configs import encoder_arguments  # noqa: E402
 from official_tokendrop.core.runner import MODES, Runner  # noqa: E402
+from official_tokendrop.core.task import check_model  # noqa: E402
 from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noqa: E402
 from official_tokendrop.errors import ConfigurationError  # noqa: E402
 from official_tokendrop.interop.init_checkpoint import check_source  # noqa: E402
@@ -79,11 +79,12 @@ def check_trainer_config(trainer):
                                  "trainer.best_checkpoint_eval_metric (e.g. mlm_loss, with 'lower').")
 
 
-def check_init_checkpoint(task, model_dir):
-    """Refuses a `task.init_checkpoint` that does not fit the model before
-    anything is written; a model_dir with checkpoints resumes instead."""
+def check_init_checkpoint(task, encoder, model_dir):
+    """Refuses a `task.init_checkpoint` that does not fit the model (the
+    encoder's arguments `encoder`) before anything is written; a model_dir
+    with checkpoints resumes instead."""
     if task.init_checkpoint and not checkpoints.candidates(model_dir):
-        check_source(task.init_checkpoint, encoder_arguments(task), task.vocab_file or None)
+        check_source(task.init_checkpoint, encoder, task.vocab_file or None)
 
 
 def strategy_for(runtime):
@@ -134,7 +135,9 @@ def run(params, model_dir, mode, strategy=None):
         raise ConfigurationError(f"--mode must be one of {MODES}; got {mode!r}.")
     check_trainer_config(params.trainer)
     config_keys.check_supported(params)
-    check_init_checkpoint(params.task, model_dir)
+    # The model's settings, before the demo's data is built.
+    encoder = check_model(params.task)
+    check_init_checkpoint(params.task, encoder, model_dir)
     _check_writable(model_dir)
     if params.task.sample_data:
         prepare_sample_data(params, model_dir)

@@ -11,7 +11,47 @@ from official_tokendrop.errors import ConfigurationError, DataError
 from official_tokendrop.core.experiment_configs import encoder_arguments, encoder_key
 from official_tokendrop.layers.token_selection import check_sequence_fits
 from official_tokendrop.models import BertPretrainer, TokenDropBertEncoder
+from official_tokendrop.models.token_drop_bert_encoder import checked_schedule
 from official_tokendrop.models.token_schedule import stage_keep_ks
+
+
+def check_model(config):
+    """The encoder's arguments of the task config `config`, checked with
+    no file read: how the kept tokens and positions fit the data's
+    sequences, the encoder's own checks (`checked_schedule`) and the table
+    warm-up. The trainer calls this before it builds or writes anything."""
+    encoder = encoder_arguments(config)
+    for name in ("train_data", "validation_data"):
+        data = getattr(config, name)
+        if encoder["token_keep_k"] is not None:
+            for keep_k in stage_keep_ks(encoder["token_keep_k"], encoder["token_keep_k_schedule"]):
+                check_sequence_fits(keep_k, encoder["token_random_keep_k"],
+                                    data.seq_length, f"task.{name}.seq_length", ConfigurationError)
+        if data.seq_length > encoder["max_sequence_length"]:
+            raise ConfigurationError(
+                f"task.{name}.seq_length={data.seq_length} exceeds "
+                f"{encoder_key('max_sequence_length')}={encoder['max_sequence_length']}."
+            )
+    checked_schedule(encoder)
+    _check_table_warmup(config.token_table_warmup_steps, encoder)
+    return encoder
+
+
+def _check_table_warmup(steps, encoder):
+    """`task.token_table_warmup_steps`: an integer >= 0, and only for an
+    encoder whose token selection learns a per-id table."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ConfigurationError(f"task.token_table_warmup_steps must be an integer >= 0; got {steps!r}.")
+    if not steps:
+        return
+    if encoder["token_keep_k"] is None:
+        raise ConfigurationError(
+            f"task.token_table_warmup_steps={steps} warms the token-selection table, but "
+            f"{encoder_key('token_keep_k')}=None drops no tokens (there is no table).")
+    if encoder["token_selection"] == "random":
+        raise ConfigurationError(
+            f"task.token_table_warmup_steps={steps} warms the token-selection table, but "
+            f"{encoder_key('token_selection')}=random ranks by no table.")
 
 
 class PretrainingTask:
@@ -21,8 +61,8 @@ class PretrainingTask:
     def __init__(self, config):
         self.config = config
         # The encoder's arguments (its names), translated once from the
-        # experiment's Model Garden keys.
-        self.encoder_arguments = encoder_arguments(config)
+        # experiment's Model Garden keys and checked.
+        self.encoder_arguments = check_model(config)
         self._vocabularies = {}  # path -> Vocabulary: each file is read once
         self.validate()
 
@@ -35,15 +75,10 @@ class PretrainingTask:
         return self._vocabularies[vocab_file]
 
     def validate(self):
-        """The constraints between the encoder, the data and the vocabulary
-        (each object checks its own values when built)."""
-        encoder = self.encoder_arguments
+        """The constraints between the data, the vocabulary and the export
+        (`check_model` checked the encoder and its fit with the data)."""
         for name in ("train_data", "validation_data"):
             data = getattr(self.config, name)
-            if encoder["token_keep_k"] is not None:
-                for keep_k in stage_keep_ks(encoder["token_keep_k"], encoder["token_keep_k_schedule"]):
-                    check_sequence_fits(keep_k, encoder["token_random_keep_k"],
-                                        data.seq_length, f"task.{name}.seq_length", ConfigurationError)
             if data.dynamic_masking and not self.config.vocab_file:
                 raise ConfigurationError(
                     f"task.{name}.dynamic_masking needs task.vocab_file (the ids of [MASK] "
@@ -51,33 +86,10 @@ class PretrainingTask:
                 )
             if data.dynamic_masking:
                 self.masking(data)  # MaskingConfig checks its own values, before any step
-            if data.seq_length > encoder["max_sequence_length"]:
-                raise ConfigurationError(
-                    f"task.{name}.seq_length={data.seq_length} exceeds "
-                    f"{encoder_key('max_sequence_length')}={encoder['max_sequence_length']}."
-                )
         if self.config.export and not self.config.vocab_file:
             raise ConfigurationError("task.export needs task.vocab_file (the preset's tokenizer).")
         if self.config.vocab_file:
             self.check_vocabulary(self.config.vocab_file)
-        self.check_table_warmup()
-
-    def check_table_warmup(self):
-        """`task.token_table_warmup_steps`: an integer >= 0, and only for an
-        encoder whose token selection learns a per-id table."""
-        steps, encoder = self.config.token_table_warmup_steps, self.encoder_arguments
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ConfigurationError(f"task.token_table_warmup_steps must be an integer >= 0; got {steps!r}.")
-        if not steps:
-            return
-        if encoder["token_keep_k"] is None:
-            raise ConfigurationError(
-                f"task.token_table_warmup_steps={steps} warms the token-selection table, but "
-                f"{encoder_key('token_keep_k')}=None drops no tokens (there is no table).")
-        if encoder["token_selection"] == "random":
-            raise ConfigurationError(
-                f"task.token_table_warmup_steps={steps} warms the token-selection table, but "
-                f"{encoder_key('token_selection')}=random ranks by no table.")
 
     def check_vocabulary(self, vocab_file):
         """The vocabulary must fit the embedding and match the pinned ids."""

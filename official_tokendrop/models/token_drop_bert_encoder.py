@@ -41,9 +41,11 @@ _CONFIG_KEYS = (
 )
 
 
-def _checked_arguments(config):
-    """The `TokenSchedule` of the encoder arguments `config`, after checking
-    them (in the order their errors are reported)."""
+def checked_schedule(config):
+    """The `TokenSchedule` of the encoder arguments `config` (a dict by
+    argument name), after checking them in the order their errors are
+    reported; what the constructor checks before it builds a layer, for
+    programs that refuse a configuration before doing any work."""
     activation = config["hidden_activation"]
     if activation not in HIDDEN_ACTIVATIONS:
         raise ConfigurationError(f"`hidden_activation` must be one of {tuple(HIDDEN_ACTIVATIONS)} (GELU's tanh and "
@@ -229,7 +231,7 @@ class TokenDropBertEncoder(keras.Model):
         arguments = locals()  # every constructor argument by name
         config = {key: arguments[key] for key in _CONFIG_KEYS}
         config.update(token_allow_list=tuple(token_allow_list), token_deny_list=tuple(token_deny_list))
-        schedule = _checked_arguments(config)
+        schedule = checked_schedule(config)
 
         # === Layers ===
         def initializer():

@@ -164,6 +164,7 @@ def test_trainer_starts_from_the_directory_with_its_tokenizer_json(demo_data, tm
     """`task.init_checkpoint` = the directory and `task.vocab_file` = its
     tokenizer.json, as `train.run` checks and the runner applies them."""
     from conftest import DEMO_SEQ, runner, tiny_params
+    from official_tokendrop.core.task import check_model
     from official_tokendrop import train
     from official_tokendrop.errors import ConfigurationError
     from official_tokendrop.utils import synthetic
@@ -175,9 +176,9 @@ def test_trainer_starts_from_the_directory_with_its_tokenizer_json(demo_data, tm
     params = tiny_params(demo_data)
     params.override({"task": {"init_checkpoint": str(directory), "vocab_file": str(directory / "tokenizer.json")}})
     with pytest.raises(ConfigurationError, match="hidden_activation=gelu but the source has gelu_exact"):
-        train.check_init_checkpoint(params.task, str(tmp_path / "run"))
+        train.check_init_checkpoint(params.task, check_model(params.task), str(tmp_path / "run"))
     params.override({"task": {"model": {"encoder": {"any": {"hidden_activation": "gelu_exact"}}}}})
-    train.check_init_checkpoint(params.task, str(tmp_path / "run"))
+    train.check_init_checkpoint(params.task, check_model(params.task), str(tmp_path / "run"))
     run = runner(params, str(tmp_path / "run"))
     assert run.restore() is None and run.step == 0
     assert "fresh: masked-LM head (the source has none), token importance table" in capsys.readouterr().err
