@@ -190,6 +190,35 @@ def exported(pretrained, tmp_path_factory):
     return preset, pretrainer, {k: v.numpy() for k, v in batch.items()}
 
 
+# === Programs ===
+def run_program(module, *args):
+    """`python -m module args` run in this process (no interpreter and
+    TensorFlow start-up, ~5 s each); returns its exit status. The module's
+    flags are defined as its `__main__` block defines them and removed
+    afterwards, so the next program starts from the flags it defines."""
+    import runpy
+    import sys
+    import warnings
+    from unittest import mock
+
+    from absl import flags
+
+    before = set(flags.FLAGS)
+    try:
+        with mock.patch.object(sys, "argv", [module, *args]), warnings.catch_warnings():
+            # The module is imported already (by the tests); running it
+            # again as __main__ is what `python -m` does.
+            warnings.filterwarnings("ignore", "'.*' found in sys.modules", RuntimeWarning)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return 0
+    except SystemExit as exit:
+        return exit.code
+    finally:
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
+        flags.FLAGS.unparse_flags()
+
+
 # === Write failures ===
 @pytest.fixture
 def small_disk(tmp_path):

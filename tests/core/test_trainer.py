@@ -19,7 +19,7 @@ from official_tokendrop import train
 from official_tokendrop.models.flops import step_flops
 from official_tokendrop.core.actions import TrainingDiverged
 
-from conftest import runner, tiny_overrides, tiny_params
+from conftest import run_program, runner, tiny_overrides, tiny_params
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -118,15 +118,13 @@ def test_bad_configuration_is_reported(demo_data, tmp_path, override, message):
         train.run(params, str(tmp_path), "train")
 
 
-def _cli(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "official_tokendrop.train", *args],
-        capture_output=True, text=True, env=ENV, timeout=timeout,
-    )
+def _cli(capsys, *args):
+    """The train program's status and stderr (run in process)."""
+    status = run_program("official_tokendrop.train", *args)
+    return status, capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_cli_errors_are_one_line(demo_data, tmp_path):
+def test_cli_errors_are_one_line(demo_data, tmp_path, capsys):
     config = _flags_yaml(tmp_path, demo_data)
     cases = [
         (["--experiment=token_drop_bert/nope"], "unknown --experiment 'token_drop_bert/nope'"),
@@ -136,17 +134,17 @@ def test_cli_errors_are_one_line(demo_data, tmp_path):
           "--params_override=task.train_data.input_path=/none/*.tfrecord"], "matches no file"),
     ]
     for args, message in cases:
-        result = _cli(*args, "--mode=train", f"--model_dir={tmp_path}/run")
-        assert result.returncode == 1, result.stderr
-        assert message in result.stderr and "Traceback" not in result.stderr
-        assert result.stderr.strip().splitlines()[-1].startswith("train: error:")
+        status, err = _cli(capsys, *args, "--mode=train", f"--model_dir={tmp_path}/run")
+        assert status == 1, err
+        assert message in err and "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("train: error:")
     # A path below a plain file cannot be created, even by root.
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    result = _cli("--experiment=token_drop_bert/demo", f"--config_file={config}",
-                  "--mode=train", f"--model_dir={blocker}/run")
-    assert result.returncode == 1 and "is not writable" in result.stderr
-    assert "Traceback" not in result.stderr
+    status, err = _cli(capsys, "--experiment=token_drop_bert/demo", f"--config_file={config}",
+                       "--mode=train", f"--model_dir={blocker}/run")
+    assert status == 1 and "is not writable" in err
+    assert "Traceback" not in err
 
 
 def test_config_files_and_overrides_apply_in_order(demo_data, tmp_path):

@@ -6,8 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -15,12 +13,13 @@ from official_tokendrop.data.create_pretraining_data import ConversionOptions, c
 from official_tokendrop.data.vocabulary import build_vocabulary, load_vocabulary
 from official_tokendrop.errors import OutputWriteError
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+from conftest import run_program
 
 
-def _vocab_cli(*args):
-    return subprocess.run([sys.executable, "-m", "official_tokendrop.data.vocabulary", *args],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+def _vocab_cli(capsys, *args):
+    """The vocabulary program's status and stderr (run in process)."""
+    status = run_program("official_tokendrop.data.vocabulary", *args)
+    return status, capsys.readouterr().err
 
 
 def test_binary_input_is_refused(sample_vocab, tmp_path):
@@ -45,20 +44,20 @@ def test_duplicate_vocabulary_entries_are_named(tmp_path):
         load_vocabulary(str(vocab))
 
 
-@pytest.mark.slow
-def test_vocabulary_cli_expands_globs_and_reports_one_line(sample_text, tmp_path):
+def test_vocabulary_cli_expands_globs_and_reports_one_line(sample_text, tmp_path, capsys):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(sample_text, corpus / "a.txt")
-    result = _vocab_cli(f"--input_files={corpus}/*.txt", "--vocab_size=300", f"--output_file={tmp_path / 'v.txt'}")
-    assert result.returncode == 0, result.stderr[-2000:]
+    status, err = _vocab_cli(capsys, f"--input_files={corpus}/*.txt", "--vocab_size=300",
+                             f"--output_file={tmp_path / 'v.txt'}")
+    assert status == 0, err[-2000:]
     assert len(load_vocabulary(str(tmp_path / "v.txt"))) > 100
     (tmp_path / "empty.txt").write_text("\n\n")
     for files, message in ((str(tmp_path / "missing.txt"), "matches no file"),
                            (str(tmp_path / "empty.txt"), "No text in")):
-        result = _vocab_cli(f"--input_files={files}", f"--output_file={tmp_path / 'x.txt'}")
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        status, err = _vocab_cli(capsys, f"--input_files={files}", f"--output_file={tmp_path / 'x.txt'}")
+        lines = err.strip().splitlines()
+        assert status == 1 and "Traceback" not in err, err
         assert lines[-1].startswith("vocabulary: error: ") and message in lines[-1], lines[-1]
 
 

@@ -3,8 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import keras_hub
 import numpy as np
@@ -14,7 +12,7 @@ from safetensors.numpy import load_file
 from official_tokendrop.export import export
 from official_tokendrop.interop.transformers import HIDDEN_ACT
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+from conftest import run_program
 
 
 @pytest.fixture(scope="module")
@@ -110,23 +108,23 @@ def test_config_and_tokenizer_files(hf_dir, pretrained, ours):
     np.testing.assert_array_equal(tokenizer(text), reference(text))
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "official_tokendrop.export", *args],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+def _cli(capsys, *args):
+    """The export program's status and stderr (run in process)."""
+    status = run_program("official_tokendrop.export", *args)
+    return status, capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_refusals_write_nothing(pretrained, hf_dir, tmp_path):
+def test_refusals_write_nothing(pretrained, hf_dir, tmp_path, capsys):
     model_dir, params = pretrained
     before = {name: os.path.getmtime(os.path.join(hf_dir, name)) for name in os.listdir(hf_dir)}
-    result = _cli(f"--model_dir={model_dir}", f"--output={hf_dir}", "--format=transformers")
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
+    status, err = _cli(capsys, f"--model_dir={model_dir}", f"--output={hf_dir}", "--format=transformers")
+    assert status == 1
+    assert err.strip().splitlines()[-1] == (
         f"export: error: {hf_dir} already exists; pass --overwrite to replace it.")
     assert {n: os.path.getmtime(os.path.join(hf_dir, n)) for n in os.listdir(hf_dir)} == before
-    result = _cli(f"--model_dir={model_dir}", f"--output={tmp_path / 'x'}", "--format=onnx")
-    assert result.returncode != 0 and "--format" in result.stderr and "onnx" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+    status, err = _cli(capsys, f"--model_dir={model_dir}", f"--output={tmp_path / 'x'}", "--format=onnx")
+    assert status != 0 and "--format" in err and "onnx" in err
+    assert "Traceback" not in err and not (tmp_path / "x").exists()
     # A checkpoint from another architecture: params.yaml says one layer
     # more, or one fewer (dropping off: 2 layers cannot drop), than the
     # checkpoint holds.
