@@ -17,9 +17,11 @@ training window's labels are its answer's first and last piece, or [CLS]
 none (v2.0), as BERT trains.
 """
 
+import contextlib
 import dataclasses
 
 import numpy as np
+from absl import logging
 from official.nlp.data import squad_lib
 
 from official_tokendrop.errors import DataError
@@ -115,11 +117,24 @@ def squad_windows(squad, pieces, *, sequence_length, doc_stride, max_query_lengt
         if not is_padding:
             features.append(feature)
 
-    squad_lib.convert_examples_to_features(
-        squad.examples, pieces, sequence_length, doc_stride, max_query_length, squad.training, keep,
-        batch_size=1,
-    )
+    with _absl_warnings_only():
+        squad_lib.convert_examples_to_features(
+            squad.examples, pieces, sequence_length, doc_stride, max_query_length, squad.training, keep,
+            batch_size=1,
+        )
     return Windows(features)
+
+
+@contextlib.contextmanager
+def _absl_warnings_only():
+    """`squad_lib` logs its first 20 windows in full (every token, id and
+    mask) at INFO, which a program under absl prints; its warnings stay."""
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
 
 
 def check_questions_fit(squad, pieces, sequence_length, max_query_length):

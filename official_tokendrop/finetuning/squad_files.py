@@ -11,9 +11,10 @@ paragraph): a file that is missing, not JSON or not in the official layout
 (`{"data": [{"paragraphs": [{"context", "qas": [{"id", "question",
 "answers": [{"text", "answer_start"}]}]}]}]}`), a repeated id, an
 `answer_start` that does not point at its answer's text in the context,
-and, in a v1.1 run, a question without an answer. A training file's answers
-need their `answer_start`; a predicted file's may leave it out (null), as
-some SQuAD-format dev files do, since only their text is scored.
+and, in a v1.1 run, a question without an answer. `answer_start` is read
+(and checked) in training files only: a predicted file's answers are scored
+by their text alone, as the official scripts do, and some SQuAD-format dev
+files leave it null or let it point at the text in another case.
 
 Model Garden's `squad_lib.read_squad_examples` is not used: it opens the file
 itself (no one-line errors), refuses training questions with more than one
@@ -73,7 +74,7 @@ def check_version(version):
 
 def read_squad(path, version, *, training):
     """The SQuAD file `path` read as `version` ("1.1" or "2.0"), checked; a
-    `training` file's answers need their `answer_start`."""
+    `training` file's answers need an `answer_start` at their text."""
     check_version(version)
     text = text_files.decode(path, text_files.read_bytes(path, "SQuAD file"))
     try:
@@ -165,7 +166,7 @@ def _check_answer(here, answer, context, training):
     start = answer.get("answer_start") if isinstance(answer, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise DataError(f"{here} needs a non-empty \"text\".")
-    if start is None and not training:
+    if not training:
         return  # only the text of a predicted file's answers is scored
     if type(start) is not int:
         raise DataError(f"{here} needs an integer \"answer_start\" (the answer's first character in the "

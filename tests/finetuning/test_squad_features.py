@@ -89,3 +89,17 @@ def test_a_question_longer_than_the_sequence(tmp_path):
     # Cut to 6 pieces, one context piece fits beside it: a window per piece.
     windows = squad_windows(squad, PIECES, sequence_length=10, doc_stride=3, max_query_length=6)
     assert len(windows) == 10
+
+
+def test_windows_are_not_logged_one_by_one(tmp_path, caplog):
+    from absl import logging
+
+    before = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)
+    try:
+        with caplog.at_level("INFO"):
+            squad_windows(fox_file(tmp_path), PIECES, sequence_length=12, doc_stride=3, max_query_length=8)
+        assert logging.get_verbosity() == logging.INFO
+    finally:
+        logging.set_verbosity(before)
+    assert not [r for r in caplog.records if "Example" in r.getMessage() or "unique_id" in r.getMessage()]

@@ -100,17 +100,19 @@ def test_answer_start_that_misses_its_text(tmp_path):
     assert "answer_start -1 points at ''" in bad(tmp_path, {"data": [{"paragraphs": paragraphs}]})
 
 
-def test_a_predicted_file_may_leave_answer_start_out(tmp_path):
-    """Some SQuAD-format dev files set answer_start to null: only the text
-    is scored, so they can be predicted, not trained on."""
+def test_a_predicted_files_answer_start_is_not_read(tmp_path):
+    """Only a predicted answer's text is scored; some SQuAD-format dev files
+    set answer_start to null or point it at the text in another case."""
     paragraphs = v1_questions()
     paragraphs[0]["qas"][0]["answers"][0]["answer_start"] = None
+    paragraphs[1]["qas"][1]["answers"][0]["answer_start"] = 5
     assert len(read_squad(write_squad(tmp_path / "dev.json", paragraphs), "1.1", training=False)) == 3
     content = {"data": [{"paragraphs": paragraphs}]}
     assert "question 'fox' (article 1, paragraph 1): answer 1 needs an integer \"answer_start\"" in bad(
         tmp_path, content)
-    paragraphs[0]["qas"][0]["answers"][0]["answer_start"] = 5
-    assert "answer 1's answer_start 5 points at 'uick brown fox '" in bad(tmp_path, content, training=False)
+    paragraphs[0]["qas"][0]["answers"][0]["answer_start"] = 4
+    assert "question 'owner' (article 1, paragraph 2): answer 1's answer_start 5 points at \"'s fo\" in the " \
+           "context, not at its text 'Smith'." in bad(tmp_path, content)
 
 
 def test_impossible_question_in_a_v1_1_file(tmp_path):
