@@ -20,15 +20,17 @@ from official_tokendrop.utils.outputs import whole
 
 
 def _label_text(task, value):
-    return f"{value:.3f}" if task.is_regression else task.labels[value]
+    # 9 significant digits write a float32 score exactly: the metrics of
+    # the file equal the run's.
+    return f"{value:.9g}" if task.is_regression else task.labels[value]
 
 
 def submission_rows(task, split, predicted):
     """GLUE's submission lines for `predicted` (class ids or scores):
     `index<TAB>prediction` under a header, labels as the task's files
-    write them, scores with three decimals. A dev split's rows also carry
+    write them, scores as float32 holds them. A dev split's rows also carry
     its label, for checking the metrics by hand."""
-    labels = [f"\t{label:.3f}" if task.is_regression else f"\t{label}" for label in split.labels]
+    labels = [f"\t{label:g}" if task.is_regression else f"\t{label}" for label in split.labels]
     header = "index\tprediction" + ("\tlabel" if labels else "")
     return [header] + [f"{index}\t{_label_text(task, value)}{label}"
                        for index, value, label in zip(split.index, predicted, labels or [""] * len(predicted))]

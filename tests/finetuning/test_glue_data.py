@@ -65,7 +65,10 @@ def test_submission_rows_use_the_tasks_labels(glue):
     assert submission_rows(mnli.task, mnli.splits["test_mismatched"], [2, 1]) == [
         "index\tprediction", "0\tneutral", "1\tentailment"]
     stsb = read_glue("stsb", os.path.join(glue, "STS-B"))
-    assert submission_rows(stsb.task, stsb.splits["test"], np.array([3.14159])) == ["index\tprediction", "0\t3.142"]
+    assert submission_rows(stsb.task, stsb.splits["test"], np.array([3.14159], np.float32)) == [
+        "index\tprediction", "0\t3.14159012"]
+    assert submission_rows(stsb.task, stsb.splits["validation"], np.array([1.5, 0.25], np.float32)) == [
+        "index\tprediction\tlabel", "0\t1.5\t4.75", "1\t0.25\t0"]
     assert TASKS["qqp"].submissions == {"test": "QQP.tsv"}
     assert TASKS["mnli"].submissions == {"test_matched": "MNLI-m.tsv", "test_mismatched": "MNLI-mm.tsv"}
 

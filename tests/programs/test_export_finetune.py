@@ -13,7 +13,8 @@ from conftest import DEMO_SEQ, tiny_params
 from official_tokendrop.errors import OutputWriteError
 from official_tokendrop.export import export
 from official_tokendrop.data.task_rows import read_task_file
-from official_tokendrop.finetune import check_preset, finetune
+from official_tokendrop.finetune import finetune
+from official_tokendrop.finetuning.pretrained import load_pretrained
 
 
 def test_exported_backbone_equals_encoder_inference(exported):
@@ -151,7 +152,7 @@ def test_presets_keras_hub_cannot_read_are_one_line(tmp_path):
         "truncated": ('{"model_type": "bert", ', r"truncated/config.json is not readable JSON \(Expecting"),
         "roberta": ('{"model_type": "roberta"}', r"roberta is a transformers 'roberta' model, not a BERT"),
         "torch_only": ('{"model_type": "bert"}', r"torch_only holds pytorch_model.bin but no model.safetensors"),
-        "no_config": ("", r"Preset .*no_config lacks config.json; export it"),
+        "no_config": ("", r"no_config holds pytorch_model.bin without a transformers config.json"),
     }
     for name, (config, message) in cases.items():
         directory = tmp_path / name
@@ -161,7 +162,7 @@ def test_presets_keras_hub_cannot_read_are_one_line(tmp_path):
             if config:
                 (directory / "config.json").write_text(config)
         with pytest.raises(ValueError, match=message):
-            check_preset(str(directory))
+            load_pretrained(str(directory))
 
 
 @pytest.mark.slow
