@@ -196,14 +196,19 @@ def run_program(module, *args):
     TensorFlow start-up, ~5 s each); returns its exit status. The module's
     flags are defined as its `__main__` block defines them and removed
     afterwards, so the next program starts from the flags it defines."""
+    import logging
     import runpy
     import sys
     import warnings
     from unittest import mock
 
     from absl import flags
+    from absl import logging as absl_logging
 
     before = set(flags.FLAGS)
+    # absl's app.run binds its handler to the root logger and programs set
+    # absl's verbosity: both are put back for the tests that follow.
+    handlers, level, verbosity = list(logging.root.handlers), logging.root.level, absl_logging.get_verbosity()
     try:
         with mock.patch.object(sys, "argv", [module, *args]), warnings.catch_warnings():
             # The module is imported already (by the tests); running it
@@ -217,6 +222,9 @@ def run_program(module, *args):
         for name in set(flags.FLAGS) - before:
             delattr(flags.FLAGS, name)
         flags.FLAGS.unparse_flags()
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
+        absl_logging.set_verbosity(verbosity)
 
 
 # === Write failures ===

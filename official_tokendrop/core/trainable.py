@@ -62,12 +62,14 @@ class PretrainingTrainable(orbit.AbstractTrainer, orbit.AbstractEvaluator):
 
     def _build_steps(self, xla, replicas):
         # One replica: the whole step is one XLA function. Several: only
-        # each replica's forward/backward is (keras-team/keras#19005). A
-        # tf.function either way, so the training loop, which calls the
-        # step before and inside its `tf.range`, traces it once, not twice.
+        # each replica's forward/backward is (keras-team/keras#19005). With
+        # one replica the step is a tf.function with or without XLA, so the
+        # training loop, which calls it before and inside its `tf.range`,
+        # traces it once; with several it stays a plain function (a nested
+        # function there loses the inputs of its conditionals).
         def replica_step(step, **kwargs):
             step = functools.partial(step, self.model, **kwargs)
-            return tf.function(step, jit_compile=xla and replicas == 1)
+            return tf.function(step, jit_compile=xla) if replicas == 1 else step
 
         replica_jit = xla and replicas > 1
         self._replica_train_step = replica_step(tensorflow_steps.train_step, replica_jit=replica_jit)

@@ -14,10 +14,10 @@ from official_tokendrop.core.checkpoints import CheckpointMismatch
 
 
 @pytest.fixture(scope="module")
-def trained_dir(demo_data, tmp_path_factory):
-    """A model_dir with ckpt-10 and ckpt-20 (read-only to the tests: copy it)."""
-    model_dir = str(tmp_path_factory.mktemp("faults") / "run")
-    train.run(tiny_params(demo_data), model_dir, "train")
+def trained_dir(pretrained):
+    """The session's 20-step model_dir, with ckpt-10 and ckpt-20 (read-only
+    to the tests: copy it)."""
+    model_dir, _ = pretrained
     assert [os.path.basename(p) for p in checkpoints.candidates(model_dir)] == ["ckpt-20", "ckpt-10"]
     return model_dir
 
