@@ -8,7 +8,7 @@ a field of its row in `ARMS`; the other modules ask the row.
 import dataclasses
 from typing import Callable, Optional
 
-CORPORA = ("corpus", "general", "domain")
+CORPORA = ("corpus", "general", "domain", "released")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,8 +19,9 @@ class Arm:
         name: str, the arm's name in `--runs`, results.json and the report.
         about: str, what the arm is, for `--help`.
         default: bool, run when `--runs` is not given.
-        pretrains: bool, trains a model; False: the baseline architecture,
-            randomly initialised (fine-tuned only).
+        pretrains: bool, trains a model; False: fine-tuned only, its
+            weights random (the architecture and vocabulary of its corpus's
+            dense arms) or, if `shipped`, the released model's.
         dropping: bool, token dropping (keeps half the tokens); else dense.
         variant: callable, scale -> the encoder keys it adds to token
             dropping's (a variant beyond the paper), or None.
@@ -30,7 +31,10 @@ class Arm:
             corpus file), "general" (all but `--domain_file`, a vocabulary
             of its own) or "domain" (that file under general's vocabulary;
             such an arm continues general's model through
-            `task.init_checkpoint`, for the scale's `continue_steps`).
+            `task.init_checkpoint`, for the scale's `continue_steps`) or
+            "released" (that file under the vocabulary of the released model
+            `--init_checkpoint` names, which such an arm continues the same
+            way).
         reference: str, the arm whose final held-out loss it is measured
             against (itself for the references), or None.
         timed_as: str, the arm whose model (architecture and vocabulary) it
@@ -45,6 +49,8 @@ class Arm:
         finetuned: bool, fine-tuned on the tasks.
         warmed: bool, its importance table is warmed before step 0 by the
             scale's `table_warmup_steps` batches (`task.token_table_warmup_steps`).
+        shipped: bool, an arm that does not pretrain: the released model
+            as it ships (`--init_checkpoint`), not random weights.
 
     Example:
     >>> ARMS["small_dense"].sized_by
@@ -66,11 +72,19 @@ class Arm:
     seeded: bool = False
     finetuned: bool = False
     warmed: bool = False
+    shipped: bool = False
+
+    @property
+    def on_domain(self):
+        """Whether its corpus is `--domain_file` (under general's or the
+        released model's vocabulary)."""
+        return self.corpus in ("domain", "released")
 
     @property
     def continues(self):
-        """Whether it starts from general's model (the domain's arms)."""
-        return self.corpus == "domain"
+        """Whether it trains a model that starts from another's: general's
+        (the domain's arms) or the released model (the released arms)."""
+        return self.pretrains and self.on_domain
 
     @property
     def timed(self):
@@ -134,6 +148,19 @@ _ROWS = (
         "the scale's table_warmup_steps domain batches (forward passes; their step-seconds and FLOPs "
         "counted)", dropping=True, corpus="domain", reference="continued_dense",
         timed_as="continued_token_drop", warmed=True),
+    Arm("released", "the released model (--init_checkpoint) as it ships, fine-tuned only", pretrains=False,
+        corpus="released", reference=None, finetuned=True, shipped=True),
+    Arm("released_random", "random weights of the released model's shape and vocabulary, fine-tuned only",
+        pretrains=False, corpus="released", reference=None, finetuned=True),
+    Arm("released_dense", "the released model continued on --domain_file (every 10th line held out; its "
+        "vocabulary, so none is learned; a fresh MLM head) for the scale's continue_steps, dense",
+        corpus="released", reference="released_dense", seeded=True, finetuned=True),
+    Arm("released_token_drop", "the same continuation with token dropping (keep half; the importance table "
+        "starts fresh)", dropping=True, corpus="released", reference="released_dense", seeded=True,
+        finetuned=True),
+    Arm("released_dense_equal_cost", "released_dense for the steps whose step-seconds equal "
+        "released_token_drop's", corpus="released", reference="released_dense", timed_as="released_dense",
+        sized_by="released_token_drop", seeded=True, finetuned=True),
 )
 ARMS = {arm.name: arm for arm in _ROWS}  # in the order they run
 DEFAULT_RUNS = tuple(name for name, arm in ARMS.items() if arm.default)
@@ -153,6 +180,8 @@ class Scale:
     heads: int
     inner: int
     seq: int
+    positions: int  # position embeddings (a released model's own number)
+    hidden_activation: str  # the encoder's GELU form: "gelu" (tanh) or "gelu_exact"
     predictions: int
     batch: int
     steps: int
@@ -165,10 +194,10 @@ class Scale:
     finetune_examples: int
     finetune_eval_examples: int
     finetune_epochs: int
-    finetune_learning_rate: float
+    finetune_learning_rates: tuple  # the grid; each arm's rate is picked on dev
     bench_rounds: int
     bench_steps: int
-    continue_steps: int  # steps of each continuation of general
+    continue_steps: int  # steps of each continuation (of general or of the released model)
     table_warmup_steps: int  # batches of the warmed arms' table warm-up
     xla: bool = True  # the trainer's XLA step (runtime.enable_xla)
 
@@ -176,17 +205,33 @@ class Scale:
 SCALES = {
     # 6 x 128: 3 of 6 layers see half the tokens, a 22% FLOP saving; see
     # BUILD_NOTES.md for why not 12 layers on this budget.
-    "study": Scale(hidden=128, layers=6, heads=2, inner=512, seq=128, predictions=20, batch=32,
+    "study": Scale(hidden=128, layers=6, heads=2, inner=512, seq=128, positions=128, hidden_activation="gelu",
+                   predictions=20, batch=32,
                    steps=3000, learning_rate=1e-3, dropout=0.0, vocab_size=8000, vocab_lines=60000, dupe_factor=2,
                    eval_batches=16, finetune_examples=5000, finetune_eval_examples=2000,
-                   finetune_epochs=3, finetune_learning_rate=1e-3, bench_rounds=5, bench_steps=5,
+                   finetune_epochs=3, finetune_learning_rates=(1e-3,), bench_rounds=5, bench_steps=5,
                    # A continuation of a third of the steps; its table warm-up a
                    # tenth of those, forward only: ~3% of its step-seconds.
                    continue_steps=1000, table_warmup_steps=100),
+    # all-MiniLM-L6-v2's shape (6 x 384, 12 heads, 512 positions, exact
+    # GELU), continued at its own dropout with a BERT continuation's
+    # learning rate. Sized to about 2 hours per part on the 2-core CPU
+    # (measured: a dense step 2.45 s, a token-dropping step 1.96 s, a
+    # 2-epoch fine-tune of 1,000 examples at seq 64 114 s with start-up;
+    # see BUILD_NOTES.md): 400 steps per continuation, one grid of two
+    # rates for every model, 1,000 training and 500 dev/test examples of
+    # each task.
+    "minilm": Scale(hidden=384, layers=6, heads=12, inner=1536, seq=128, positions=512,
+                    hidden_activation="gelu_exact", predictions=20, batch=32, steps=400, learning_rate=1e-4,
+                    dropout=0.1, vocab_size=30522, vocab_lines=60000, dupe_factor=2, eval_batches=8,
+                    finetune_examples=1000, finetune_eval_examples=500, finetune_epochs=2,
+                    finetune_learning_rates=(1e-4, 3e-4), bench_rounds=5, bench_steps=2, continue_steps=400,
+                    table_warmup_steps=40),
     # The CI smoke run: seconds per stage.
-    "tiny": Scale(hidden=32, layers=4, heads=2, inner=64, seq=32, predictions=5, batch=8,
+    "tiny": Scale(hidden=32, layers=4, heads=2, inner=64, seq=32, positions=32, hidden_activation="gelu",
+                  predictions=5, batch=8,
                   steps=20, learning_rate=1e-3, dropout=0.0, vocab_size=400, vocab_lines=2000, dupe_factor=1,
                   eval_batches=2, finetune_examples=64, finetune_eval_examples=32,
-                  finetune_epochs=1, finetune_learning_rate=1e-3, bench_rounds=2, bench_steps=1,
+                  finetune_epochs=1, finetune_learning_rates=(1e-3,), bench_rounds=2, bench_steps=1,
                   continue_steps=6, table_warmup_steps=2, xla=False),  # compiling costs more than 20 tiny steps
 }

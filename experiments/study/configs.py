@@ -5,11 +5,10 @@ import os
 
 from official_tokendrop.core import experiment_configs
 from official_tokendrop.core.pretrainers import build_pretrainer
+from official_tokendrop.interop.init_checkpoint import check_source
 from official_tokendrop.models.flops import step_flops
 
 from .arms import ARMS
-
-ALLOW, DENY = [1, 2, 3, 4], [0]  # [UNK] [CLS] [SEP] [MASK] / [PAD] of our vocabularies
 
 
 def closest_dense_layers(scale, vocab_size):
@@ -32,14 +31,17 @@ class Configs:
         work: str, the work dir (model dirs).
         seed: int, the experiment seed.
         evaluations: int, held-out evaluations per run.
+        released: str, the released model the released arms continue
+            (`--init_checkpoint`), or None.
 
     Example:
     >>> configs = Configs(SCALES["tiny"], corpora, "/tmp/work", seed=0, evaluations=2)  # doctest: +SKIP
     >>> experiment, override = configs.override("token_drop", steps=20)  # doctest: +SKIP
     """
 
-    def __init__(self, scale, corpora, work, seed, evaluations):
+    def __init__(self, scale, corpora, work, seed, evaluations, released=None):
         self.scale, self.corpora, self.work, self.seed, self.evaluations = scale, corpora, work, seed, evaluations
+        self.released = released
         corpus = corpora.get("corpus")
         # The smaller dense arm's depth: a function of the whole corpus's vocabulary.
         self.dense_layers = closest_dense_layers(scale, corpus.vocab_size) if corpus else None
@@ -50,6 +52,19 @@ class Configs:
 
     def model_dir(self, name, seed):
         return os.path.join(self.work, self.run_name(name, seed))
+
+    def init_checkpoint(self, name):
+        """What continuation `name` starts from, as a user names it: the
+        released model, or general's model_dir (weights only; the table,
+        optimizer and step start fresh)."""
+        return self.released if ARMS[name].corpus == "released" else self.model_dir("general", self.seed)
+
+    def check_released(self, runs):
+        """The released model fits the released arms' encoder (shapes, GELU
+        form, vocabulary): the trainer's own check, before anything runs."""
+        name = next(r for r in runs if ARMS[r].corpus == "released")
+        task = self.params(name).task
+        check_source(self.released, experiment_configs.encoder_arguments(task), task.vocab_file)
 
     def shape(self, name, steps=None):
         """(experiment, layers, keep_k, steps, learning-rate warm-up steps)
@@ -67,6 +82,7 @@ class Configs:
         arm, s = ARMS[name], self.scale
         experiment, layers, keep, steps, warmup = self.shape(name, steps)
         corpus = self.corpora[arm.corpus]
+        vocabulary = corpus.vocabulary
         interval = max(1, math.ceil(steps / self.evaluations))
         data = {"seq_length": s.seq, "max_predictions_per_seq": s.predictions, "global_batch_size": s.batch}
         task = {
@@ -75,17 +91,16 @@ class Configs:
             "model": {"encoder": {"any": {
                 "vocab_size": corpus.vocab_size, "hidden_size": s.hidden, "num_layers": layers,
                 "num_attention_heads": s.heads, "intermediate_size": s.inner,
-                "max_position_embeddings": s.seq, "dropout_rate": s.dropout,
-                "attention_dropout_rate": s.dropout, "token_keep_k": keep,
-                "token_allow_list": ALLOW, "token_deny_list": DENY, **arm.encoder_keys(s),
+                "max_position_embeddings": s.positions, "hidden_activation": s.hidden_activation,
+                "dropout_rate": s.dropout, "attention_dropout_rate": s.dropout, "token_keep_k": keep,
+                "token_allow_list": list(vocabulary.token_allow_list),
+                "token_deny_list": list(vocabulary.token_deny_list), **arm.encoder_keys(s),
             }}},
             "train_data": {"input_path": corpus.data["train"], **data},
             "validation_data": {"input_path": corpus.data["heldout"], **data},
         }
         if arm.continues:
-            # What a user sets to continue a model: general's model_dir
-            # (weights only; the table, optimizer and step start fresh).
-            task["init_checkpoint"] = self.model_dir("general", self.seed)
+            task["init_checkpoint"] = self.init_checkpoint(name)
         if arm.table_warmup_steps(s):
             task["token_table_warmup_steps"] = arm.table_warmup_steps(s)
         return experiment, {"task": task, "trainer": self.trainer(steps, interval, warmup),

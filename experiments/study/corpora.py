@@ -12,7 +12,7 @@ import numpy as np
 from official_tokendrop.data.create_pretraining_data import ConversionOptions, convert
 from official_tokendrop.data.documents import ReadReport, text_lines
 from official_tokendrop.data.pretrain_dataloader import pretrain_dataset
-from official_tokendrop.data.vocabulary import build_vocabulary, load_vocabulary
+from official_tokendrop.data.vocabulary import Vocabulary, build_vocabulary, load_vocabulary
 
 from .arms import ARMS
 from .stages import StudyError
@@ -27,9 +27,18 @@ class Corpus:
 
     files: list  # the corpus files it was made of (names)
     heldout_every: int  # every n-th line of each file is held out
-    vocab: str
-    vocab_size: int
+    vocabulary: Vocabulary  # its tokens, special ids and normalisation
+    text: dict  # "train" / "heldout" -> the split's text file
     data: dict  # "train" / "heldout" -> TFRecord pattern
+
+    @property
+    def vocab(self):
+        """The vocabulary's file (a vocab.txt, or a released model's tokenizer.json)."""
+        return self.vocabulary.path
+
+    @property
+    def vocab_size(self):
+        return len(self.vocabulary)
 
     def summary(self, unigram):
         """Its entry in results.json, with its unigram held-out loss."""
@@ -84,21 +93,26 @@ class Corpora:
     def __init__(self, stages, scale, seed, corpus_lines=0):
         self.stages, self.scale, self.seed, self.corpus_lines = stages, scale, seed, corpus_lines
 
-    def prepare(self, runs, files, domain_file):
+    def prepare(self, runs, files, domain_file, released_vocab=None):
         """{name: Corpus} of the runs' corpora (`arms.Arm.corpus`): the whole
         corpus ("corpus", its TFRecords at the top of the work dir); for
-        the continuations, the corpus without `domain_file` ("general",
-        with a vocabulary of its own) and the domain file under general's
-        vocabulary ("domain")."""
+        the continuations of general, the corpus without `domain_file`
+        ("general", with a vocabulary of its own) and the domain file under
+        general's vocabulary ("domain"); for the released arms, the domain
+        file under the released model's vocabulary `released_vocab`
+        ("released"). Both domain corpora hold out the same lines."""
         needed, corpora, work = {ARMS[r].corpus for r in runs}, {}, self.stages.work
+        domain = [f for f in files if os.path.basename(f) == domain_file]
         if "corpus" in needed:
             corpora["corpus"] = self.corpus(work, files, HELDOUT_EVERY)
         if needed & {"general", "domain"}:
-            domain = [f for f in files if os.path.basename(f) == domain_file]
             corpora["general"] = self.corpus(os.path.join(work, "general_data"),
                                              [f for f in files if f not in domain], HELDOUT_EVERY)
             corpora["domain"] = self.corpus(os.path.join(work, "domain_data"), domain, DOMAIN_HELDOUT_EVERY,
-                                            corpora["general"])
+                                            corpora["general"].vocab)
+        if "released" in needed:
+            corpora["released"] = self.corpus(os.path.join(work, "released_data"), domain, DOMAIN_HELDOUT_EVERY,
+                                              released_vocab)
         return corpora
 
     def split(self, directory, files, heldout_every):
@@ -125,25 +139,26 @@ class Corpora:
             os.replace(p + ".tmp", p)
         return text
 
-    def corpus(self, directory, files, heldout_every, vocabulary_of=None):
+    def corpus(self, directory, files, heldout_every, vocab=None):
         """Every `heldout_every`-th line of each of `files` held out, a
-        vocabulary learned from the rest (or `vocabulary_of`'s: a Corpus),
+        vocabulary learned from the rest (or the vocabulary file `vocab`),
         and TFRecords of both splits, under `directory`."""
         s, stages = self.scale, self.stages
         os.makedirs(directory, exist_ok=True)
         logs = os.path.relpath(directory, stages.work)  # "." for the corpus
         text = self.split(directory, files, heldout_every)
-        vocab = vocabulary_of.vocab if vocabulary_of else os.path.join(directory, "vocab.txt")
-        if not os.path.exists(vocab):
-            stages.run(stages.program("official_tokendrop.data.vocabulary", f"--input_files={text['train']}",
-                                      f"--vocab_size={s.vocab_size}", f"--max_lines={s.vocab_lines}",
-                                      f"--output_file={vocab}"),
-                       os.path.normpath(os.path.join(logs, "vocab.log")),
-                       here=lambda: build_vocabulary([text["train"]], s.vocab_size, vocab, max_lines=s.vocab_lines))
+        if vocab is None:
+            vocab = os.path.join(directory, "vocab.txt")
+            if not os.path.exists(vocab):
+                stages.run(stages.program("official_tokendrop.data.vocabulary", f"--input_files={text['train']}",
+                                          f"--vocab_size={s.vocab_size}", f"--max_lines={s.vocab_lines}",
+                                          f"--output_file={vocab}"),
+                           os.path.normpath(os.path.join(logs, "vocab.log")),
+                           here=lambda: build_vocabulary([text["train"]], s.vocab_size, vocab,
+                                                         max_lines=s.vocab_lines))
         data = {split: self.records(text[split], vocab, os.path.join(directory, split), logs)
                 for split in ("train", "heldout")}
-        corpus = Corpus([os.path.basename(f) for f in files], heldout_every, vocab, len(load_vocabulary(vocab)),
-                        data)
+        corpus = Corpus([os.path.basename(f) for f in files], heldout_every, load_vocabulary(vocab), text, data)
         stages.log(f"data ready: {', '.join(corpus.files)}, vocabulary {corpus.vocab_size} tokens, "
                    f"TFRecords under {directory}")
         return corpus

@@ -7,6 +7,8 @@ import statistics
 from .arms import ARMS
 from .results import seeds_of
 
+GENERAL_TASK = "convention_party"  # general English, outside every corpus: where the released model must show
+
 
 def verdict(ok):
     return "met" if ok else "missed"
@@ -18,7 +20,7 @@ def goal_lines(results):
     runs, seed = results["runs"], str(results["seed"])
     by_seed = results["to_baseline_loss_vs_baseline_by_seed"]
     return (reference_goals(results) + variant_goals(results) + control_goals(runs)
-            + baseline_cost_goals(runs, seed) + continued_goals(runs, seed, by_seed))
+            + baseline_cost_goals(runs, seed) + continued_goals(runs, seed, by_seed) + downstream_goals(results))
 
 
 def reference_goals(results):
@@ -123,29 +125,73 @@ def baseline_cost_goals(runs, seed):
     return lines
 
 
+def continuations():
+    """(dense, token dropping, dense cut to token dropping's step-seconds)
+    of each kind of continuation: the rows of the equal-cost ones say the
+    other two."""
+    return [(arm.reference, arm.sized_by, arm.name) for arm in ARMS.values() if arm.continues and arm.sized_by]
+
+
 def continued_goals(runs, seed, ratios_by_seed):
-    """The continuations' goals: continued_token_drop to continued_dense's
-    final domain held-out loss at <= 0.80 of its step-seconds and FLOPs,
-    and below the equal-cost dense continuation, per seed; then the fresh
-    against the warm table."""
-    if "continued_token_drop" not in runs or "continued_dense" not in runs:
-        return []
-    lines, reached = [], ratios_by_seed.get("continued_token_drop", {})
-    equal = dict(seeds_of(runs, "continued_dense_equal_cost", seed)) if "continued_dense_equal_cost" in runs else {}
-    for one_seed, one in seeds_of(runs, "continued_token_drop", seed):
+    """The continuations' goals, per kind (`continuations`): token
+    dropping to the dense continuation's final domain held-out loss at <=
+    0.80 of its step-seconds and FLOPs, and below the equal-cost dense
+    continuation, per seed; then the fresh against the warm table."""
+    lines = []
+    for dense, drop, equal in continuations():
+        if drop in runs and dense in runs:
+            lines += continuation_goals(runs, seed, ratios_by_seed.get(drop, {}), (dense, drop, equal))
+    if "continued_token_drop_warm" in runs and "continued_token_drop" in runs:
+        lines.append(table_warmup_verdict(runs["continued_token_drop"], runs["continued_token_drop_warm"]))
+    return lines
+
+
+def continuation_goals(runs, seed, reached, names):
+    """One kind's per-seed lines (`continued_goals`); `reached`: seed -> the
+    token-dropping run's shares to the dense run's final loss."""
+    dense, drop, equal = names
+    lines, equals = [], dict(seeds_of(runs, equal, seed)) if equal in runs else {}
+    for one_seed, one in seeds_of(runs, drop, seed):
         r = reached.get(one_seed)
-        lines.append(f"- continued_token_drop (seed {one_seed}) to the same seed's continued_dense final domain "
+        lines.append(f"- {drop} (seed {one_seed}) to the same seed's {dense} final domain "
                      "held-out loss (goal <= 0.80 of its step-seconds and FLOPs): "
                      + ("never reached: missed." if r is None else
                         f"{r['seconds']:.3f} and {r['flops']:.3f}: {verdict(r['seconds'] <= 0.8)} / "
                         f"{verdict(r['flops'] <= 0.8)}."))
-        if one_seed in equal:
-            ours, theirs = one["final_heldout_loss"], equal[one_seed]["final_heldout_loss"]
-            lines.append(f"- continued_token_drop (seed {one_seed}) ends at {ours:.3f} vs continued_dense_equal_cost "
+        if one_seed in equals:
+            ours, theirs = one["final_heldout_loss"], equals[one_seed]["final_heldout_loss"]
+            lines.append(f"- {drop} (seed {one_seed}) ends at {ours:.3f} vs {equal} "
                          f"{theirs:.3f} at equal step-seconds (goal: below it): {verdict(ours < theirs)} by "
                          f"{theirs - ours:+.3f} nats.")
-    if "continued_token_drop_warm" in runs:
-        lines.append(table_warmup_verdict(runs["continued_token_drop"], runs["continued_token_drop_warm"]))
+    return lines
+
+
+def downstream_goals(results):
+    """The fine-tuned scores' goals: the released model against random
+    weights of its shape (>= 5 points on `GENERAL_TASK`), and per kind of
+    continuation and task, token dropping keeping the dense continuation's
+    score (within the seed spread, or >= 99%) at <= 0.80 of its
+    step-seconds and beating the dense continuation cut to its cost."""
+    runs, finetune, lines = results["runs"], results["finetune"], []
+    released, random = finetune.get("released", {}), finetune.get("released_random", {})
+    for task in (t for t in results["tasks"] if t in released and t in random):
+        gain = 100 * (released[task]["mean"] - random[task]["mean"])
+        lines.append(f"- {task}: released {released[task]['mean']:.3f} vs released_random {random[task]['mean']:.3f}"
+                     f" ({gain:+.1f} points" + (f"; goal >= 5: {verdict(gain >= 5)})." if task == GENERAL_TASK
+                                                 else ")."))
+    for dense, drop, equal in continuations():
+        for task in (t for t in results["tasks"] if t in finetune.get(drop, {}) and t in finetune.get(dense, {})):
+            ours, theirs = finetune[drop][task], finetune[dense][task]
+            share, spread = ours["mean"] / theirs["mean"], max(ours["std"], theirs["std"])
+            seconds = runs[drop]["train_seconds"] / runs[dense]["train_seconds"]
+            kept = share >= 0.99 or theirs["mean"] - ours["mean"] <= spread
+            lines.append(f"- {task}: {drop} {ours['mean']:.3f} vs {dense} {theirs['mean']:.3f} ({share:.1%}; seed "
+                         f"spread {spread:.3f}) at {seconds:.3f} of its step-seconds (goal: within the spread or "
+                         f">= 99%, at <= 0.80): {verdict(kept and seconds <= 0.8)}.")
+            if task in finetune.get(equal, {}):
+                gap = 100 * (ours["mean"] - finetune[equal][task]["mean"])
+                lines.append(f"- {task}: {drop} {ours['mean']:.3f} vs {equal} {finetune[equal][task]['mean']:.3f} "
+                             f"at equal step-seconds (goal: above it): {verdict(gap > 0)} by {gap:+.1f} points.")
     return lines
 
 

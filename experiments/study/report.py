@@ -16,8 +16,10 @@ from .goals import goal_lines
 from .results import read_results, seeds_of
 
 # (corpus, file prefix, what the y axis shows): the arms of the whole
-# corpus, and the continuations on the domain's held-out set.
-PLOTTED = (("corpus", "", "held-out"), ("domain", "domain_", "domain held-out"))
+# corpus, and the continuations (of general, of the released model) on the
+# domain's held-out set.
+PLOTTED = (("corpus", "", "held-out"), ("domain", "domain_", "domain held-out"),
+           ("released", "released_", "domain held-out"))
 AXES = (("curve_seconds", "step-seconds (each step at its mode's measured s/step, 2-core CPU)",
          "heldout_loss_vs_step_seconds.png"),
         ("curve_flops", "training FLOPs (FLOP model)", "heldout_loss_vs_flops.png"))
@@ -124,6 +126,27 @@ def domain_section(results):
     return lines + table_rows(results, arms_of(results, "domain"), domain["unigram_heldout_loss"], tasks=())
 
 
+def released_section(results):
+    """The released model, its continuations on the domain file and its
+    controls, with their fine-tuned scores."""
+    s, corpus, tasks = results["scale"], results["corpora"]["released"], results["tasks"]
+    unigram = corpus["unigram_heldout_loss"]
+    lines = ["", f"## The released model {results['init_checkpoint']}, continued on {', '.join(corpus['files'])}",
+             "", f"Each continuation starts from it through task.init_checkpoint (its encoder; the MLM head, the "
+             f"importance table and the optimizer start fresh) with its own vocabulary ({corpus['vocab_size']} "
+             f"tokens, {corpus['vocab']}), {s['positions']} positions and hidden_activation "
+             f"{s['hidden_activation']}: {s['continue_steps']} steps (lr {s['learning_rate']}, warm-up "
+             f"{max(1, s['continue_steps'] // 10)}, linear decay, dropout {s['dropout']}), evaluated on every "
+             f"{corpus['heldout_every']}th line of the domain, whose unigram predictor under that vocabulary is at "
+             f"**{unigram:.3f}**. The seeds of a continuation are its data order and masking. released is the "
+             "model as it ships and released_random random weights of its shape and vocabulary, both fine-tuned "
+             "only (one row: every control seed).", "",
+             "| run | steps | s/step | step-seconds | TFLOPs | wall s | domain held-out loss | below unigram | "
+             "step-s to released_dense loss | TFLOPs to released_dense loss |" + "".join(f" {t} |" for t in tasks),
+             "| --- " * (10 + len(tasks)) + "|"]
+    return lines + table_rows(results, arms_of(results, "released"), unigram)
+
+
 def markdown(results):
     """results.md of `results` (results.json's content)."""
     lines = header(results)
@@ -131,6 +154,8 @@ def markdown(results):
         lines += corpus_section(results)
     if "general" in results["runs"]:
         lines += domain_section(results)
+    if arms_of(results, "released"):
+        lines += released_section(results)
     lines += ["", "Against the goals:"] + goal_lines(results) + ["", "Details:"] + details(results)
     lines += benchmark_lines(results)
     files = [prefix + file for _, prefix, _, _ in plotted(results) for _, _, file in AXES]
@@ -175,9 +200,9 @@ def table_rows(results, arms, unigram, tasks=None):
 
 def _accuracy(finetuned, arm, seed):
     """A table cell: the fine-tuned accuracy of `arm`'s pretraining seed
-    `seed` (no_pretraining: every control seed's)."""
+    `seed` (an arm not pretrained: every control seed's)."""
     scores = None if finetuned is None else finetuned["by_pretraining_seed"].get(seed)
-    if arm == "no_pretraining" and finetuned is not None:
+    if not ARMS[arm].pretrains and finetuned is not None:
         scores = finetuned["seeds"]
     return "-" if not scores else f"{np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)})"
 
@@ -207,10 +232,24 @@ def details(results):
             f"{task} {100 * benefit[arm][task]:+.1f} points"
             + ("" if kept[arm][task] is None or arm == "baseline" else f" ({kept[arm][task]:.0%} of baseline's)")
             for task in tasks if task in benefit[arm]))  # a partial report lacks later tasks
+    lines += rate_lines(results["finetune"], tasks)
     if tasks and results["finetune"]:
         any_arm = next(iter(results["finetune"].values()))
         lines.append("- majority class: " + ", ".join(
             f"{task} {any_arm[task]['majority_baseline']:.3f}" for task in tasks if task in any_arm))
+    return lines
+
+
+def rate_lines(finetune, tasks):
+    """The learning rate each arm's scores are at, where a grid was tried:
+    the rate with the best mean dev accuracy over the arm's fine-tunes."""
+    lines = []
+    for arm, by_task in finetune.items():
+        picks = [f"{task} {by_task[task]['learning_rate']:g} (dev " + ", ".join(
+            f"{rate}: {dev:.3f}" for rate, dev in by_task[task]["dev_by_learning_rate"].items()) + ")"
+            for task in tasks if len(by_task.get(task, {}).get("dev_by_learning_rate", {})) > 1]
+        if picks:
+            lines.append(f"- {arm}'s learning rate, picked on mean dev accuracy: " + "; ".join(picks) + ".")
     return lines
 
 

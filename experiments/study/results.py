@@ -69,6 +69,7 @@ def summary(settings, corpora, dense_layers, runs, finetune, bench, wall_seconds
         "name": settings.name, "command": settings.command, "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "study_wall_seconds": wall_seconds, "seed": settings.seed, "scale": dataclasses.asdict(settings.scale),
+        "init_checkpoint": settings.init_checkpoint,
         "vocab_size": corpus["vocab_size"] if corpus else None, "small_dense_layers": dense_layers,
         "evaluations_per_run": settings.evaluations, "tasks": list(settings.tasks),
         "unigram_heldout_loss": corpus["unigram_heldout_loss"] if corpus else None, "benchmark": bench,

@@ -5,17 +5,19 @@ import dataclasses
 import os
 import time
 
+from official_tokendrop.interop.init_checkpoint import read_source
+
 from . import report, results
 from .arms import ARMS, Scale
 from .benchmark import benchmark
 from .configs import Configs
 from .corpora import Corpora
 from .costs import step_budget
-from .finetuning import FineTuning
+from .finetuning import FineTuning, task_sources
 from .pretraining import Pretraining
 from .stages import Stages
 
-# no_pretraining's row in results.json: nothing trained, nothing spent.
+# The row in results.json of an arm not pretrained here: nothing trained, nothing spent.
 UNTRAINED = {"steps": 0, "step_seconds": 0.0, "train_seconds": 0.0, "wall_seconds": 0.0, "flops": 0,
              "final_heldout_loss": None, "seconds_to_baseline_loss": None, "flops_to_baseline_loss": None,
              "keep_k": None}
@@ -31,6 +33,7 @@ class Settings:
         scale: `arms.Scale`.
         runs: list of str, its arms in running order.
         tasks: list of str, its fine-tuning tasks.
+        init_checkpoint: str, the released model of the released arms, or None.
         seed: int, the experiment seed (init, data order, dropout).
         evaluations: int, held-out evaluations per run.
         pretrain_seeds: int, seeds of the seeded arms.
@@ -48,6 +51,7 @@ class Settings:
     scale: Scale
     runs: list
     tasks: list
+    init_checkpoint: str
     seed: int
     evaluations: int
     pretrain_seeds: int
@@ -79,8 +83,12 @@ def run_study(settings, files):
     os.makedirs(settings.out, exist_ok=True)
     scale, runs = settings.scale, settings.runs
     making = Corpora(stages, scale, settings.seed, settings.corpus_lines)
-    corpora = making.prepare(runs, files, settings.domain_file)
-    configs = Configs(scale, corpora, settings.work_dir, settings.seed, settings.evaluations)
+    released = settings.init_checkpoint
+    corpora = making.prepare(runs, files, settings.domain_file, released and read_source(released).vocabulary)
+    configs = Configs(scale, corpora, settings.work_dir, settings.seed, settings.evaluations, released)
+    if released:
+        configs.check_released(runs)
+    tasks = task_sources(settings.tasks, settings.tasks_dir, corpora, settings.work_dir)  # refused now, not later
     summaries = {name: c.summary(making.unigram(c)) for name, c in corpora.items()}
     # One file per study name: two studies sharing a work dir time
     # different arms, and a report re-rendered later must reuse the
@@ -88,8 +96,8 @@ def run_study(settings, files):
     bench = benchmark(configs, runs, os.path.join(settings.work_dir, f"step_seconds.{settings.name}.json"),
                       stages.log) if any(ARMS[r].pretrains for r in runs) else {"step_seconds": {}}
     trained = Pretraining(stages, configs, settings.seeds)(runs, *step_budget(scale, bench), bench)
-    if "no_pretraining" in runs:
-        trained["no_pretraining"] = {**UNTRAINED, "layers": scale.layers}
+    for name in (r for r in runs if not ARMS[r].pretrains):
+        trained[name] = {**UNTRAINED, "layers": scale.layers}
 
     def write(finetune):
         summary = results.summary(settings, summaries, configs.dense_layers, trained, finetune, bench,
@@ -97,7 +105,6 @@ def run_study(settings, files):
         results.write(settings.out, summary, stages.commands(), stages.work)
         print(report.render(settings.out))
 
-    FineTuning(stages, configs, settings.tasks, settings.tasks_dir, settings.finetune_seeds,
-               settings.control_seeds)(runs, settings.seeds, write)
+    FineTuning(stages, configs, tasks, settings.finetune_seeds, settings.control_seeds)(runs, settings.seeds, write)
     if not settings.tasks:
         write({})

@@ -56,7 +56,7 @@ def test_goal_lines_of_the_paper_arms_and_variants_by_hand():
             "baseline_equal_cost": run(5.75), "small_dense": run(5.6),
             "schedule": run(5.65, variant={"token_keep_k": 32}, own_loss_vs_baseline={"seconds": 0.85, "flops": 0.7}),
             "hybrid": run(5.6, variant={"token_full_step_every": 4})}
-    results = {"runs": runs, "seed": 0, "unigram_heldout_loss": 6.6, "tasks": ["wn_supersense"],
+    results = {"runs": runs, "seed": 0, "unigram_heldout_loss": 6.6, "tasks": ["wn_supersense"], "finetune": {},
                "to_baseline_loss_vs_baseline": {"hybrid": {"seconds": 0.5, "flops": 0.7}},
                "to_baseline_loss_vs_baseline_by_seed": {"token_drop": {"1": {"seconds": 0.7, "flops": 0.6}}},
                "pretraining_benefit": {"baseline": {"wn_supersense": 0.14}, "token_drop": {"wn_supersense": 0.13}},
@@ -87,3 +87,46 @@ def test_goal_lines_of_the_paper_arms_and_variants_by_hand():
     assert goals.best_variant(["schedule", "hybrid"], runs, results["to_baseline_loss_vs_baseline"]) == (
         "- best variant: none reaches the baseline's final loss; measured to its own final loss instead, the "
         "cheapest is schedule: 0.850 of the baseline's step-seconds and 0.700 of its FLOPs to that loss.")
+
+
+def scores(mean, std):
+    return {"mean": mean, "std": std}
+
+
+def test_goal_lines_of_the_released_model_by_hand():
+    runs = {"released": run(None), "released_random": run(None),
+            "released_dense": run(3.00, train_seconds=1000.0, other_seeds={"1": run(3.02)}),
+            "released_token_drop": run(3.01, train_seconds=790.0, other_seeds={"1": run(3.03)}),
+            "released_dense_equal_cost": run(3.10, train_seconds=790.0, other_seeds={"1": run(3.00)})}
+    finetune = {"released": {"convention_party": scores(0.700, 0.01), "domain_neighbours": scores(0.80, 0.01)},
+                "released_random": {"convention_party": scores(0.640, 0.02), "domain_neighbours": scores(0.60, 0.0)},
+                "released_dense": {"convention_party": scores(0.700, 0.012), "domain_neighbours": scores(0.800, 0.004)},
+                "released_token_drop": {"convention_party": scores(0.690, 0.005),
+                                        "domain_neighbours": scores(0.790, 0.005)},
+                "released_dense_equal_cost": {"convention_party": scores(0.695, 0.01),
+                                              "domain_neighbours": scores(0.780, 0.01)}}
+    results = {"runs": runs, "seed": 0, "tasks": ["convention_party", "domain_neighbours"], "finetune": finetune,
+               "to_baseline_loss_vs_baseline_by_seed": {"released_token_drop": {"0": {"seconds": 0.79, "flops": 0.75}}}}
+    assert goals.continued_goals(runs, "0", results["to_baseline_loss_vs_baseline_by_seed"]) == [
+        "- released_token_drop (seed 0) to the same seed's released_dense final domain held-out loss (goal <= 0.80 "
+        "of its step-seconds and FLOPs): 0.790 and 0.750: met / met.",
+        "- released_token_drop (seed 0) ends at 3.010 vs released_dense_equal_cost 3.100 at equal step-seconds "
+        "(goal: below it): met by +0.090 nats.",
+        "- released_token_drop (seed 1) to the same seed's released_dense final domain held-out loss (goal <= 0.80 "
+        "of its step-seconds and FLOPs): never reached: missed.",
+        "- released_token_drop (seed 1) ends at 3.030 vs released_dense_equal_cost 3.000 at equal step-seconds "
+        "(goal: below it): missed by -0.030 nats."]
+    assert goals.downstream_goals(results) == [
+        # 6 points over random weights on the general task (the goal's), 20 on the domain's.
+        "- convention_party: released 0.700 vs released_random 0.640 (+6.0 points; goal >= 5: met).",
+        "- domain_neighbours: released 0.800 vs released_random 0.600 (+20.0 points).",
+        # 0.690 / 0.700 = 98.6% < 99%, but within the larger spread (0.012); 0.79 of the step-seconds.
+        "- convention_party: released_token_drop 0.690 vs released_dense 0.700 (98.6%; seed spread 0.012) at 0.790 "
+        "of its step-seconds (goal: within the spread or >= 99%, at <= 0.80): met.",
+        "- convention_party: released_token_drop 0.690 vs released_dense_equal_cost 0.695 at equal step-seconds "
+        "(goal: above it): missed by -0.5 points.",
+        # 98.75%, 0.010 below: outside the spread of 0.005.
+        "- domain_neighbours: released_token_drop 0.790 vs released_dense 0.800 (98.8%; seed spread 0.005) at 0.790 "
+        "of its step-seconds (goal: within the spread or >= 99%, at <= 0.80): missed.",
+        "- domain_neighbours: released_token_drop 0.790 vs released_dense_equal_cost 0.780 at equal step-seconds "
+        "(goal: above it): met by +1.0 points."]

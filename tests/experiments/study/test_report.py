@@ -98,3 +98,54 @@ def test_committed_results_re_render_byte_for_byte(name):
     directory = os.path.join(RESULTS, name)
     with open(os.path.join(directory, "results.md"), encoding="utf-8") as f:
         assert report.markdown(read_results(directory)) == f.read()
+
+
+def released_made():
+    """The released model's study: the release and random weights of its shape fine-tuned only, its dense
+    continuation (two seeds) and token dropping, one task tried at two learning rates."""
+    results = hand_made()
+    results.update(name="released", init_checkpoint="/m/minilm", small_dense_layers=None, unigram_heldout_loss=None,
+                   tasks=["convention_party"], pretraining_benefit={}, benefit_kept_vs_baseline={})
+    results["scale"].update(positions=512, hidden_activation="gelu_exact", learning_rate=1e-4, dropout=0.1)
+    results["corpora"] = {"released": {"files": ["sqlite_docs.txt"], "heldout_every": 10, "vocab_size": 30522,
+                                       "vocab": "/m/minilm/tokenizer.json", "unigram_heldout_loss": 7.0}}
+    totals = {"steps": 6, "step_seconds": 2.0, "train_seconds": 12.0, "flops": 3e12}
+    dense = curve_run([3, 6], [4.0, 3.5], (2.0, 5e11), **totals, seconds_to_baseline_loss=12.0,
+                      flops_to_baseline_loss=3e12, other_seeds={"1": curve_run([3, 6], [4.1, 3.6], (2.0, 5e11))})
+    drop = curve_run([3, 6], [4.2, 3.6], (1.6, 4e11), **{**totals, "step_seconds": 1.6, "train_seconds": 9.6,
+                                                          "flops": 2.4e12}, seconds_to_baseline_loss=None)
+    untrained = results["runs"]["no_pretraining"]
+    results["runs"] = {"released_dense": dense, "released_token_drop": drop, "released": untrained,
+                       "released_random": untrained}
+    task = {"std": 0.0, "majority_baseline": 0.609, "learning_rate": 1e-4,
+            "dev_by_learning_rate": {"0.0001": 0.7, "0.0003": 0.65}}
+    results["finetune"] = {
+        "released_dense": {"convention_party": {**task, "mean": 0.7, "seeds": [0.7, 0.7],
+                                                "by_pretraining_seed": {"0": [0.7], "1": [0.7]}}},
+        "released": {"convention_party": {**task, "mean": 0.72, "std": 0.01, "seeds": [0.71, 0.73],
+                                          "by_pretraining_seed": {"0": [0.71], "1": [0.73]}}},
+        "released_random": {"convention_party": {**task, "mean": 0.61, "seeds": [0.61, 0.61],
+                                                 "by_pretraining_seed": {"0": [0.61], "1": [0.61]}}}}
+    return results
+
+
+def test_markdown_of_the_released_models_study():
+    lines = report.markdown(released_made()).splitlines()
+    start = lines.index("## The released model /m/minilm, continued on sqlite_docs.txt")
+    assert lines[start + 2].startswith(
+        "Each continuation starts from it through task.init_checkpoint (its encoder; the MLM head, the importance "
+        "table and the optimizer start fresh) with its own vocabulary (30522 tokens, /m/minilm/tokenizer.json), 512 "
+        "positions and hidden_activation gelu_exact: 6 steps (lr 0.0001, warm-up 1, linear decay, dropout 0.1)")
+    assert "under that vocabulary is at **7.000**" in lines[start + 2]
+    rows = [line for line in lines[start + 4:] if line.startswith("| ") and "---" not in line][1:5]
+    assert rows == [
+        "| released_dense | 6 | 2.000 | 12 | 3.0 | 30 | 3.500 | 3.500 | 12 | 3.0 | 0.700 ± 0.000 (1) |",
+        "| released_dense seed 1 | 6 | 2.000 | 12 | 3.0 | 30 | 3.600 | 3.400 | - | - | 0.700 ± 0.000 (1) |",
+        "| released_token_drop | 6 | 1.600 | 10 | 2.4 | 30 | 3.600 | 3.400 | - | - | - |",
+        # Not pretrained: every control seed in one row.
+        "| released | 0 | 0.000 | 0 | 0.0 | 0 | - | - | - | - | 0.720 ± 0.010 (2) |"]
+    assert "- convention_party: released 0.720 vs released_random 0.610 (+11.0 points; goal >= 5: met)." in lines
+    assert ("- released_dense's learning rate, picked on mean dev accuracy: convention_party 0.0001 (dev 0.0001: "
+            "0.700, 0.0003: 0.650).") in lines
+    assert lines[-1] == ("Every number: results.json. Commands: commands.txt. Plots: "
+                         "released_heldout_loss_vs_step_seconds.png, released_heldout_loss_vs_flops.png.")

@@ -1,9 +1,11 @@
 """The study end to end on the tiny scale: every stage kind once (data,
 benchmark, pretraining, a continuation, fine-tuning, results and report),
 then a rerun that reuses all of it. The general model and its dense
-continuation are the two runs; the fine-tuned model is the randomly
-initialised control, which needs no export (the export program's own
-tests cover it); each arm's sizes and goal lines are the pure tests'."""
+continuation are two runs, the dense continuation of a released model (a
+tiny transformers directory as all-MiniLM-L6-v2 ships) the third; the
+fine-tuned models are the randomly initialised control, the release as it
+ships and its continuation (exported); each arm's sizes and goal lines are
+the pure tests'."""
 
 import json
 import math
@@ -17,9 +19,10 @@ from experiments.study.arms import SCALES
 from official_tokendrop.core.pretrainers import read_params
 from official_tokendrop.data.vocabulary import load_vocabulary
 from official_tokendrop.models.flops import step_flops
+from study_files import TOKENS, tiny_release
 
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "shared", "data")
-RUNS = ("no_pretraining", "general", "continued_dense")
+RUNS = ("no_pretraining", "general", "continued_dense", "released", "released_dense")
 
 
 def slices(tmp_path, lines=200, rows=60):
@@ -42,21 +45,27 @@ def slices(tmp_path, lines=200, rows=60):
 def test_tiny_study_runs_every_stage_and_reuses_finished_work(tmp_path):
     corpus, tasks = slices(tmp_path)
     work, out = tmp_path / "work", tmp_path / "results" / "smoke"
+    release = tiny_release(tmp_path / "release", SCALES["tiny"])
     flags = ["--name=smoke", "--scale=tiny", f"--corpus_dir={corpus}", f"--tasks_dir={tasks}", f"--work_dir={work}",
              f"--results_dir={tmp_path / 'results'}", "--tasks=wn_supersense", "--runs=" + ",".join(RUNS),
-             "--pretrain_seeds=1", "--finetune_seeds=1", "--control_seeds=1", "--evaluations=2"]
+             "--pretrain_seeds=1", "--finetune_seeds=1", "--control_seeds=1", "--evaluations=2",
+             f"--init_checkpoint={release}"]
     assert cli.main(flags) == 0
     assert sorted(os.listdir(out)) == ["commands.txt", "domain_heldout_loss_vs_flops.png",
-                                       "domain_heldout_loss_vs_step_seconds.png", "results.json", "results.md"]
+                                       "domain_heldout_loss_vs_step_seconds.png", "released_heldout_loss_vs_flops.png",
+                                       "released_heldout_loss_vs_step_seconds.png", "results.json", "results.md"]
     commands = (work / "commands.log").read_text()
-    assert [commands.count(f"official_tokendrop.{p}") for p in ("train", "export", "finetune")] == [2, 0, 1]
+    assert [commands.count(f"official_tokendrop.{p}") for p in ("train", "export", "finetune")] == [3, 1, 3]
+    assert f"official_tokendrop.finetune --preset={release} " in commands  # the release as it ships
     assert "# " + str(work / "no_pretraining" / "export_seed0") in commands  # the control's preset, built here
     assert commands in (out / "commands.txt").read_text()
 
     results, s = json.loads((out / "results.json").read_text()), SCALES["tiny"]
     runs, seconds, corpora = results["runs"], results["benchmark"]["step_seconds"], results["corpora"]
-    assert list(runs) == ["general", "continued_dense", "no_pretraining"] and results["tasks"] == ["wn_supersense"]
-    for arm, corpus_name, steps in (("general", "general", 20), ("continued_dense", "domain", 6)):
+    assert list(runs) == ["general", "continued_dense", "released_dense", "no_pretraining", "released"]
+    assert results["tasks"] == ["wn_supersense"] and results["init_checkpoint"] == release
+    for arm, corpus_name, steps in (("general", "general", 20), ("continued_dense", "domain", 6),
+                                    ("released_dense", "released", 6)):
         run, vocab = runs[arm], corpora[corpus_name]["vocab_size"]
         assert vocab == len(load_vocabulary(corpora[corpus_name]["vocab"])) and run["steps"] == steps
         per_step = step_flops(s.hidden, s.layers, s.inner, s.seq, vocab, s.predictions, s.batch).training_step
@@ -74,14 +83,24 @@ def test_tiny_study_runs_every_stage_and_reuses_finished_work(tmp_path):
     assert corpora["domain"]["files"] == ["sqlite_docs.txt"] and corpora["domain"]["heldout_every"] == 10
     assert corpora["domain"]["vocab"] == corpora["general"]["vocab"] != corpora["corpus"]["vocab"]
     assert read_params(str(work / "continued_dense")).task.init_checkpoint == str(work / "general")
+    # The released model's continuation: its vocabulary, no vocabulary learned, its encoder, a fresh MLM head.
+    assert corpora["released"]["vocab"] == f"{release}/tokenizer.json" and corpora["released"]["vocab_size"] == len(
+        TOKENS) and not (work / "released_data" / "vocab.txt").exists()
+    assert read_params(str(work / "released_dense")).task.init_checkpoint == release
+    assert "fresh: masked-LM head (the source has none)" in (work / "released_dense.log").read_text()
+    assert (work / "released_data" / "heldout.txt").read_text() == (work / "domain_data" / "heldout.txt").read_text()
     assert runs["general"]["step_seconds"] == runs["continued_dense"]["step_seconds"] == seconds["continued_dense"]
     assert "reference" not in runs["general"] and runs["continued_dense"]["reference"] == "continued_dense"
     assert runs["continued_dense"]["seconds_to_baseline_loss"] <= runs["continued_dense"]["train_seconds"]
-    control = results["finetune"]["no_pretraining"]["wn_supersense"]
-    assert control["by_pretraining_seed"].keys() == {"0"} and len(control["seeds"]) == 1
+    for arm in ("no_pretraining", "released", "released_dense"):
+        finetuned = results["finetune"][arm]["wn_supersense"]
+        assert finetuned["by_pretraining_seed"].keys() == {"0"} and len(finetuned["seeds"]) == 1
+        assert finetuned["learning_rate"] == SCALES["tiny"].finetune_learning_rates[0]
     assert (work / "no_pretraining" / "export_seed0" / "config.json").exists()
     markdown = (out / "results.md").read_text()
     assert "## Continued pretraining on sqlite_docs.txt" in markdown and "| continued_dense | 6 |" in markdown
+    assert f"## The released model {release}, continued on sqlite_docs.txt" in markdown
+    assert "| released_dense | 6 |" in markdown
 
     # The rerun reuses every stage, and the report re-renders from results.json alone.
     assert cli.main(flags) == 0
