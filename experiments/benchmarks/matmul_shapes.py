@@ -43,8 +43,8 @@ def main():
         ("feed-forward out", [tokens, inner], [inner, hidden], 1, True),
         ("attention scores", [heads, SEQ, head_dim], [heads, head_dim, SEQ], 1, True),
         ("attention x values", [heads, SEQ, SEQ], [heads, SEQ, head_dim], 1, True),
-        ("MLM head dense", [batch * PREDICTIONS, hidden], [hidden, hidden], 1, False),
-        ("MLM vocabulary projection", [batch * PREDICTIONS, hidden], [hidden, VOCAB], 1, False),
+        ("MLM head dense", [batch * PREDICTIONS[SEQ], hidden], [hidden, hidden], 1, False),
+        ("MLM vocabulary projection", [batch * PREDICTIONS[SEQ], hidden], [hidden, VOCAB], 1, False),
     ]
     peak = 2 * 2048**3 / seconds([2048, 2048], [2048, 2048]) / 1e9
     print(f"{dims}, seq {SEQ}; dense matmul peak (2048^2): {peak:.0f} GFLOP/s")

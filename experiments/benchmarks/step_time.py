@@ -7,7 +7,9 @@ median step time, examples/s, achieved GFLOP/s (FLOP model of
 `official_tokendrop.models.flops`) and its share of a measured dense-matmul peak,
 and the ratio to our baseline. Contenders:
 
-- ours, dropping off (`bert/pretraining`); ours, token dropping;
+- ours, dropping off (`bert/pretraining`); ours, token dropping (keep
+  half); ours, token dropping keeping every token (`ours_keep_all`: the
+  cost of the selection, split, merge and table update alone);
 - keras-hub `BertBackbone` + `MaskedLMHead` (Keras 3);
 - Model Garden `BertEncoderV2` + `BertPretrainerV2` (tf_keras).
 
@@ -23,10 +25,16 @@ has a single rate for attention and outputs). `--compiled=graph` or
 costs more than their few steps).
 
 The Keras 3 contenders run on whatever `KERAS_BACKEND` selects; Model
-Garden's needs TensorFlow and is left out on other backends.
+Garden's needs TensorFlow and is left out on other backends. `--seq` is the
+sequence length (128 or 512, with BERT's masked predictions for it); every
+model has 512 positions. Our contenders compute the preset's GELU form
+(`minilm`: the exact one, as all-MiniLM-L6-v2 does); keras-hub's and Model
+Garden's only the tanh form.
 
     .venv/bin/python experiments/benchmarks/step_time.py          # BERT-base, batch 2
     .venv/bin/python experiments/benchmarks/step_time.py --small  # 12 x 256, batch 8
+    .venv/bin/python experiments/benchmarks/step_time.py --preset=minilm --seq=128 \
+        --contenders=ours_baseline,ours_token_drop,ours_keep_all       # MiniLM's shape, batch 32
     KERAS_BACKEND=jax python experiments/benchmarks/step_time.py --batch=32 \
         --dtype=mixed_bfloat16                                    # a GPU with JAX
 """
@@ -54,12 +62,15 @@ from official_tokendrop.utils import synthetic  # noqa: E402
 from official_tokendrop.utils.timing import interleaved_times  # noqa: E402
 
 PRESETS = {
-    "base": dict(hidden=768, layers=12, heads=12, inner=3072, batch=2),
-    "small": dict(hidden=256, layers=12, heads=4, inner=1024, batch=8),
-    "tiny": dict(hidden=64, layers=4, heads=2, inner=128, batch=2),  # smoke tests
+    "base": dict(hidden=768, layers=12, heads=12, inner=3072, batch=2, activation="gelu"),
+    "small": dict(hidden=256, layers=12, heads=4, inner=1024, batch=8, activation="gelu"),
+    # all-MiniLM-L6-v2's shape (the released-model study's), at the study's batch.
+    "minilm": dict(hidden=384, layers=6, heads=12, inner=1536, batch=32, activation="gelu_exact"),
+    "tiny": dict(hidden=64, layers=4, heads=2, inner=128, batch=2, activation="gelu"),  # smoke tests
 }
-SEQ, KEEP, PREDICTIONS, VOCAB = 512, 256, 76, 30522
-CONTENDERS = ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert")
+PREDICTIONS = {128: 20, 512: 76}  # BERT's masked predictions per sequence length
+SEQ, POSITIONS, VOCAB = 512, 512, 30522  # SEQ: the sequence length unless --seq says another
+CONTENDERS = ("ours_baseline", "ours_token_drop", "ours_keep_all", "keras_hub_bert", "model_garden_bert")
 TENSORFLOW_ONLY = ("model_garden_bert",)
 # How a contender's step runs: its `compile` arguments (Keras 3 and tf_keras alike).
 COMPILED = {"xla": dict(jit_compile=True), "graph": dict(jit_compile=False),
@@ -79,17 +90,18 @@ def _on_gpu():
 
 
 def _batch(dims):
+    seq = dims["seq"]
     return synthetic.pretraining_batch(
-        dims["batch"], SEQ, PREDICTIONS, VOCAB, min_length=SEQ, seed=0
+        dims["batch"], seq, PREDICTIONS[seq], VOCAB, min_length=seq, seed=0
     )
 
 
 def _ours(dims, keep, dropout, compiled):
     encoder = TokenDropBertEncoder(
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
-        num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
+        num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=POSITIONS,
         token_keep_k=keep, token_allow_list=(1, 2, 3, 4), token_deny_list=(0,),
-        output_dropout=dropout, attention_dropout=dropout,
+        output_dropout=dropout, attention_dropout=dropout, hidden_activation=dims["activation"],
     )
     model = BertPretrainer(encoder)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), **COMPILED[compiled])
@@ -100,17 +112,17 @@ def _ours(dims, keep, dropout, compiled):
 def _keras_hub(dims, dropout, compiled):
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=VOCAB, num_layers=dims["layers"], num_heads=dims["heads"],
-        hidden_dim=dims["hidden"], intermediate_dim=dims["inner"], max_sequence_length=SEQ,
+        hidden_dim=dims["hidden"], intermediate_dim=dims["inner"], max_sequence_length=POSITIONS,
         dropout=dropout,
     )
     head = keras_hub.layers.MaskedLMHead(
         token_embedding=backbone.token_embedding, intermediate_activation="gelu"
     )
     inputs = {
-        "token_ids": keras.Input((SEQ,), dtype="int32"),
-        "segment_ids": keras.Input((SEQ,), dtype="int32"),
-        "padding_mask": keras.Input((SEQ,), dtype="int32"),
-        "mask_positions": keras.Input((PREDICTIONS,), dtype="int32"),
+        "token_ids": keras.Input((dims["seq"],), dtype="int32"),
+        "segment_ids": keras.Input((dims["seq"],), dtype="int32"),
+        "padding_mask": keras.Input((dims["seq"],), dtype="int32"),
+        "mask_positions": keras.Input((PREDICTIONS[dims["seq"]],), dtype="int32"),
     }
     sequence = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")})
     logits = head(sequence["sequence_output"], mask_positions=inputs["mask_positions"])
@@ -136,7 +148,7 @@ def _model_garden(dims, dropout, compiled):
 
     encoder = networks.BertEncoderV2(
         vocab_size=VOCAB, hidden_size=dims["hidden"], num_layers=dims["layers"],
-        num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=SEQ,
+        num_attention_heads=dims["heads"], inner_dim=dims["inner"], max_sequence_length=POSITIONS,
         type_vocab_size=2, output_dropout=dropout, attention_dropout=dropout,
     )
     pretrainer = models.BertPretrainerV2(encoder_network=encoder)
@@ -160,13 +172,17 @@ def _model_garden(dims, dropout, compiled):
     return lambda: model.train_on_batch(x, b["masked_lm_ids"], sample_weight=b["masked_lm_weights"])
 
 
+def keep_k(name, dims):
+    """Tokens our contender `name` keeps through the dropping layers at
+    `dims` (None: no dropping)."""
+    return {"ours_token_drop": dims["seq"] // 2, "ours_keep_all": dims["seq"]}.get(name)
+
+
 def build(name, dims, dropout=0.1, compiled="xla"):
     """Contender `name` at `dims`: a callable that runs one training step,
     compiled as `compiled` says (a key of `COMPILED`)."""
-    if name == "ours_baseline":
-        return _ours(dims, None, dropout, compiled)
-    if name == "ours_token_drop":
-        return _ours(dims, KEEP, dropout, compiled)
+    if name.startswith("ours_"):
+        return _ours(dims, keep_k(name, dims), dropout, compiled)
     if name == "keras_hub_bert":
         return _keras_hub(dims, dropout, compiled)
     if name == "model_garden_bert":
@@ -175,10 +191,9 @@ def build(name, dims, dropout=0.1, compiled="xla"):
 
 
 def flops(name, dims):
-    keep = KEEP if name == "ours_token_drop" else None
     return step_flops(
-        dims["hidden"], dims["layers"], dims["inner"], SEQ, VOCAB, PREDICTIONS,
-        dims["batch"], keep_k=keep,
+        dims["hidden"], dims["layers"], dims["inner"], dims["seq"], VOCAB, PREDICTIONS[dims["seq"]],
+        dims["batch"], keep_k=keep_k(name, dims),
     ).training_step
 
 
@@ -266,7 +281,8 @@ def _peak_memory_of(name, args, steps):
     """Runs one contender alone in a fresh process; its peak memory in MiB."""
     out = subprocess.run(
         [sys.executable, __file__, f"--preset={args.preset}", f"--steps={steps}",
-         f"--only={name}", f"--dtype={args.dtype}", f"--dropout={args.dropout}", f"--compiled={args.compiled}"]
+         f"--only={name}", f"--dtype={args.dtype}", f"--dropout={args.dropout}", f"--compiled={args.compiled}",
+         f"--seq={args.seq}"]
         + ([f"--batch={args.batch}"] if args.batch else []),
         capture_output=True, text=True, check=True,
     )
@@ -282,6 +298,8 @@ def _arguments(argv=None):
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--memory", action="store_true", help="peak memory per contender")
     parser.add_argument("--batch", type=int, default=None, help="override the preset's batch")
+    parser.add_argument("--seq", type=int, default=SEQ, choices=sorted(PREDICTIONS),
+                        help="sequence length (token dropping keeps half)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "mixed_bfloat16"),
                         help="Keras dtype policy of every contender")
     parser.add_argument("--dropout", type=float, default=0.1,
@@ -318,17 +336,22 @@ def _print_results(names, times, dims, peak, memory):
         print(f"{name:<20}{1000 * median:>9.1f}{dims['batch'] / median:>8.2f}{gflops:>9.0f}"
               f"{gflops / peak:>8.0%}{median / base:>20.3f}"
               f"{memory.get(name, float('nan')):>10.0f}")
-    flop_ratio = flops("ours_token_drop", dims) / flops("ours_baseline", dims)
-    print(f"FLOP model: token drop / baseline = {flop_ratio:.3f}")
-    if {"ours_baseline", "ours_token_drop"} <= set(names):
-        measured = statistics.median(times["ours_token_drop"]) / statistics.median(times["ours_baseline"])
-        print(f"measured:   token drop / baseline = {measured:.3f} "
-              f"(difference {measured - flop_ratio:+.3f})")
+    # Token dropping against the FLOP model; keeping every token, the
+    # machinery's own cost (the same FLOPs as the baseline's).
+    for name, what in (("ours_token_drop", "token drop"), ("ours_keep_all", "keep all")):
+        if name != "ours_token_drop" and name not in names:
+            continue
+        flop_ratio = flops(name, dims) / flops("ours_baseline", dims)
+        print(f"FLOP model: {what} / baseline = {flop_ratio:.3f}")
+        if {"ours_baseline", name} <= set(names):
+            measured = statistics.median(times[name]) / statistics.median(times["ours_baseline"])
+            print(f"measured:   {what} / baseline = {measured:.3f} "
+                  f"(difference {measured - flop_ratio:+.3f})")
 
 
 def main(argv=None):
     args = _arguments(argv)
-    dims = dict(PRESETS[args.preset])
+    dims = dict(PRESETS[args.preset], seq=args.seq)
     if args.batch:
         dims["batch"] = args.batch
     keras.config.set_dtype_policy(args.dtype)
@@ -342,9 +365,9 @@ def main(argv=None):
 
     names = [n for n in args.contenders.split(",")
              if _backend() == "tensorflow" or n not in TENSORFLOW_ONLY]
-    print(f"preset {args.preset}: {dims}, seq {SEQ}, keep {KEEP}, {PREDICTIONS} predictions, "
-          f"vocab {VOCAB}; backend {_backend()}{' (GPU)' if _on_gpu() else ''}, {args.dtype}, "
-          f"dropout {args.dropout}, {args.compiled} steps")
+    print(f"preset {args.preset}: {dims}, keep {keep_k('ours_token_drop', dims)}, {PREDICTIONS[args.seq]} "
+          f"predictions, {POSITIONS} positions, vocab {VOCAB}; backend {_backend()}"
+          f"{' (GPU)' if _on_gpu() else ''}, {args.dtype}, dropout {args.dropout}, {args.compiled} steps")
     # Children first, while this process is still small.
     memory = {n: _peak_memory_of(n, args, 2) for n in names} if args.memory else {}
     if not args.rounds:

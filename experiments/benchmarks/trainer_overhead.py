@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repository root
 
 import tensorflow as tf  # noqa: E402
-from experiments.benchmarks.step_time import KEEP, PREDICTIONS, PRESETS, SEQ  # noqa: E402
+from experiments.benchmarks.step_time import PREDICTIONS, PRESETS, SEQ  # noqa: E402
 
 from official_tokendrop.core import experiment_configs  # noqa: E402
 from official_tokendrop.core.runner import Runner  # noqa: E402
@@ -35,13 +35,15 @@ from official_tokendrop.data.sample_dataset import prepare_sample_dataset  # noq
 from official_tokendrop.data.vocabulary import load_vocabulary  # noqa: E402
 from official_tokendrop.utils.timing import interleaved_times  # noqa: E402
 
+KEEP = SEQ // 2  # token dropping keeps half
+
 
 def build_runner(args, directory):
     data = prepare_sample_dataset(
-        os.path.join(directory, "data"), SEQ, PREDICTIONS, args.vocab_size, max_bytes=args.corpus_bytes
+        os.path.join(directory, "data"), SEQ, PREDICTIONS[SEQ], args.vocab_size, max_bytes=args.corpus_bytes
     )
     dims = PRESETS[args.preset]
-    inputs = {"seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
+    inputs = {"seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS[SEQ],
               "global_batch_size": dims["batch"]}
     params = experiment_configs.experiment("token_drop_bert/pretraining", {
         "task": {

@@ -19,8 +19,9 @@ def test_step_time_runs_every_contender(capsys):
 
     step_time.main(["--preset=tiny", "--steps=1", "--rounds=1", "--compiled=eager"])
     out = capsys.readouterr().out
-    for name in ("ours_baseline", "ours_token_drop", "keras_hub_bert", "model_garden_bert"):
+    for name in ("ours_baseline", "ours_token_drop", "ours_keep_all", "keras_hub_bert", "model_garden_bert"):
         assert re.search(rf"^{name}\s+\d+\.\d+", out, re.M), out
+    assert "FLOP model: keep all / baseline = 1.000" in out and "measured:   keep all / baseline = " in out
     ratio = float(re.search(r"FLOP model: token drop / baseline = (\d\.\d+)", out).group(1))
     # The tiny preset (4 x 64, seq 512, keep 256): the FLOP model's ratio.
     dims = {"hidden": 64, "layers": 4, "inner": 128}
