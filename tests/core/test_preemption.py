@@ -51,7 +51,8 @@ def _signal_at(run, step, number, seen=None):
     return thread
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+# SIGTERM also checks the resume: three runs, so slow.
+@pytest.mark.parametrize("number", [pytest.param(signal.SIGTERM, marks=pytest.mark.slow), signal.SIGINT])
 def test_signal_saves_the_step_reached_and_the_resume_is_exact(demo_data, tmp_path, number):
     straight, stopped = str(tmp_path / "straight"), str(tmp_path / "stopped")
     if number == signal.SIGTERM:

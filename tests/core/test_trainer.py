@@ -207,6 +207,7 @@ def test_killed_run_resumes_from_last_checkpoint(demo_data, tmp_path):
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-200")
 
 
+@pytest.mark.slow
 def test_files_without_masks_train_with_dynamic_masking(demo_data, tmp_path):
     """Files converted with --dynamic_masking: refused (one message naming
     the key) unless task.train_data.dynamic_masking masks them at read time."""

@@ -61,6 +61,7 @@ def test_fused_attention_equals_the_explicit_path(attention_calls):
         np.testing.assert_allclose(a[real], b[real], atol=1e-5)
 
 
+@pytest.mark.slow  # compiles a bf16 training step
 def test_bfloat16_policy_trains_with_a_float32_table():
     encoder = tiny_encoder(dtype="mixed_bfloat16")
     model = BertPretrainer(encoder, dtype="mixed_bfloat16")
