@@ -92,8 +92,8 @@ def _vocabulary(source):
     vocabulary = load_vocabulary(source.vocabulary)
     embedded = source.architecture["vocab_size"]
     if len(vocabulary) > embedded:
-        raise DataError(f"Preset {source.path}: its vocabulary has {len(vocabulary)} tokens ({source.vocabulary}) "
-                        f"but the model embeds only {embedded}; the preset is inconsistent.")
+        raise DataError(f"Preset {source.path}: its vocabulary has {len(vocabulary)} tokens but the model embeds "
+                        f"only {embedded} ({source.vocabulary}); the preset is inconsistent.")
     return vocabulary
 
 

@@ -50,8 +50,8 @@ def test_bad_presets_are_one_line(exported, tmp_path):
     vocabulary = too_many / "assets" / "tokenizer" / "vocabulary.txt"
     tokens = len(vocabulary.read_text().split())
     vocabulary.write_text(vocabulary.read_text() + "".join(f"extra{i}\n" for i in range(5000)))
-    with pytest.raises(DataError, match=rf"its vocabulary has {tokens + 5000} tokens \(.*vocabulary.txt\) but the "
-                                        r"model embeds only \d+"):
+    with pytest.raises(DataError, match=rf"its vocabulary has {tokens + 5000} tokens but the model embeds only "
+                                        r"\d+ \(.*vocabulary.txt\)"):
         load_pretrained(str(too_many))
 
 
