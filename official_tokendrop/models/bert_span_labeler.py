@@ -4,9 +4,11 @@ import keras
 import keras_hub
 from keras_hub.src.models.bert.bert_backbone import bert_kernel_initializer
 
+from official_tokendrop.models.fine_tuning_task import FineTuningTask
+
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
-class BertSpanLabeler(keras_hub.models.Task):
+class BertSpanLabeler(FineTuningTask):
     """A BERT model that finds an answer's span in its input (SQuAD).
 
     One dense layer maps each position of the backbone's `sequence_output`
@@ -78,9 +80,3 @@ class BertSpanLabeler(keras_hub.models.Task):
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="position_accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
-    def compile_from_config(self, config):
-        """Compiles a loaded model as it was saved. Keras skips this for a
-        custom `compile`; this one takes every argument Keras saves."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)

@@ -1,13 +1,14 @@
 """`BertTextRegressor`: one real number per text or text pair (STS-B)."""
 
 import keras
-import keras_hub
 from keras_hub.models import BertBackbone, BertTextClassifierPreprocessor
 from keras_hub.src.models.bert.bert_backbone import bert_kernel_initializer  # BertTextClassifier's head init
 
+from official_tokendrop.models.fine_tuning_task import FineTuningTask
+
 
 @keras.saving.register_keras_serializable(package="official_tokendrop")
-class BertTextRegressor(keras_hub.models.Task):
+class BertTextRegressor(FineTuningTask):
     """An end-to-end BERT model for regression: a linear head on the pooled
     [CLS] output, as keras-hub's `BertTextClassifier` with one output and no
     activation, trained with mean squared error.

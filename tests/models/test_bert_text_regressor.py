@@ -41,6 +41,10 @@ def test_config_and_saved_model_round_trip(regressor, tmp_path):
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, BertTextRegressor)
     np.testing.assert_allclose(loaded(features, training=False), expected, atol=1e-6)
+    # Compiled as saved (FineTuningTask.compile_from_config): the MSE loss.
+    targets = np.array([2.5], np.float32)
+    assert float(loaded.compute_loss(y=targets, y_pred=expected)) == pytest.approx(
+        float(np.mean((np.asarray(expected)[:, 0] - targets) ** 2)), rel=1e-6)
     preset = str(tmp_path / "preset")
     regressor.save_to_preset(preset)
     restored = BertTextRegressor.from_preset(preset)
