@@ -110,6 +110,7 @@ def finetune(preset, train, validation, test, epochs=3, batch_size=32, learning_
         dataset("train", shuffle=True),
         validation_data=dataset("validation"),
         epochs=epochs,
+        shuffle=False,  # the dataset shuffles itself, by `seed`
         callbacks=[keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
         )],

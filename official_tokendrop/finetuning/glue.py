@@ -60,7 +60,7 @@ def run_glue(pretrained, task, data_dir, output_dir, *, learning_rate, epochs, b
                                  learning_rate, training.training_steps(len(train), batch_size, epochs))
     start = time.time()
     model.fit(training.dataset(train.texts, data.targets("train"), batch_size, shuffle_seed=seed),
-              epochs=epochs, verbose=verbose)
+              epochs=epochs, shuffle=False, verbose=verbose)  # the dataset shuffles itself, by `seed`
     results = {
         "task": task.name, "data_dir": data_dir, "preset": pretrained.path, "learning_rate": learning_rate,
         "epochs": epochs, "batch_size": batch_size, "seed": seed, "sequence_length": sequence_length,
