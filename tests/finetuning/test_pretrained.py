@@ -31,6 +31,19 @@ def test_our_export_loads_with_its_weights_and_vocabulary(exported):
         pretrained.preprocessor(DEMO_SEQ + 1)
 
 
+def test_a_training_model_dir_loads_as_its_export_does(pretrained, exported):
+    """A model_dir (params.yaml + ckpt-N) needs no export first: the same
+    backbone outputs and vocabulary as the keras-hub preset exported from it."""
+    model_dir, _ = pretrained
+    preset, _, batch = exported
+    direct, through_export = load_pretrained(model_dir), load_pretrained(preset)
+    assert direct.vocabulary.tokens == through_export.vocabulary.tokens
+    inputs = {"token_ids": batch["input_word_ids"], "segment_ids": batch["input_type_ids"],
+              "padding_mask": batch["input_mask"]}
+    np.testing.assert_allclose(direct.backbone(inputs)["sequence_output"],
+                               through_export.backbone(inputs)["sequence_output"], atol=1e-6)
+
+
 def test_bad_presets_are_one_line(exported, tmp_path):
     preset, _, _ = exported
     with pytest.raises(MissingFileError, match=r"Preset .*nowhere does not exist; export one"):
