@@ -3,7 +3,11 @@
 On `../shared/data/corpus/` (every 50th line held out, a WordPiece
 vocabulary learned from the rest) and one small BERT, the study trains the
 arms of `arms.ARMS` on the same data order (one experiment seed) and
-fine-tunes the models of the first lists on `../shared/data/tasks/`.
+fine-tunes the models of the first lists on `../shared/data/tasks/`. Its
+released arms continue a released BERT (`--init_checkpoint`, e.g.
+all-MiniLM-L6-v2 at the `minilm` scale) on `--domain_file` under that
+model's own vocabulary, beside the model as it ships and random weights of
+its shape.
 
 Cost is counted on two noise-free axes: FLOPs from
 `official_tokendrop.models.flops` and step-seconds (each step at the seconds
@@ -22,7 +26,9 @@ Modules, in the order a study uses them:
               where a curve reaches another's loss
   benchmark   the interleaved step-time benchmark of every arm's modes
   pretraining the training runs and their held-out curves
-  finetuning  task slices, presets and fine-tunes, in rounds
+  domain_task the in-domain task, built from the domain file's held-out lines
+  finetuning  task files, slices, presets and fine-tunes at each learning
+              rate of the scale's grid (picked on dev), in rounds
   results     results.json and commands.txt from the study's numbers
   goals       one line per goal, met or missed (reads results.json's numbers)
   report      results.md and the plots from results.json alone
