@@ -62,25 +62,20 @@ def run_squad(pretrained, version, train_file, predict_file, output_dir, *, lear
         the run's counts, settings and time.
     """
     check_version(version)
-    check_settings(learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-                   sequence_length=sequence_length, doc_stride=doc_stride, max_query_length=max_query_length,
-                   max_answer_length=max_answer_length, n_best_size=n_best_size)
+    settings = dict(learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+                    sequence_length=sequence_length, doc_stride=doc_stride, max_query_length=max_query_length,
+                    max_answer_length=max_answer_length, n_best_size=n_best_size)
+    check_settings(**settings)
     pretrained.check_sequence_length(sequence_length)
     check_output_dir(output_dir)
-    train = read_squad(train_file, version, training=True)
-    dev = read_squad(predict_file, version, training=False)
+    train, dev = read_squad(train_file, version, training=True), read_squad(predict_file, version, training=False)
     pieces = WordPieces(pretrained.tokenizer)
     shape = dict(sequence_length=sequence_length, doc_stride=doc_stride, max_query_length=max_query_length)
     train_windows, dev_windows = squad_windows(train, pieces, **shape), squad_windows(dev, pieces, **shape)
 
     model = span_labeler(pretrained, learning_rate, training_steps(len(train_windows), batch_size, epochs))
-    data = tf.data.Dataset.from_tensor_slices((train_windows.inputs(), train_windows.labels()))
-    data = data.shuffle(len(train_windows), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    start = time.time()
-    history = model.fit(data, epochs=epochs, shuffle=False, verbose=2)  # shuffled above, by `seed`
-    train_seconds = time.time() - start
+    final_loss, train_seconds = fit_windows(model, train_windows, batch_size=batch_size, epochs=epochs, seed=seed)
     logits = model.predict(dev_windows.inputs(), batch_size=batch_size, verbose=0)
-
     texts, nbest, null_odds = nbest_answers(dev, dev_windows, logits, n_best_size=n_best_size,
                                             max_answer_length=max_answer_length, lowercase=pieces.lowercase)
     predictions, scores = score(dev, texts, null_odds)
@@ -88,12 +83,19 @@ def run_squad(pretrained, version, train_file, predict_file, output_dir, *, lear
     return {
         **scores, "version": version, "train_file": train_file, "predict_file": predict_file,
         "train_questions": len(train), "train_windows": len(train_windows),
-        "predict_questions": len(dev), "predict_windows": len(dev_windows),
-        "learning_rate": learning_rate, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-        "sequence_length": sequence_length, "doc_stride": doc_stride, "max_query_length": max_query_length,
-        "max_answer_length": max_answer_length, "n_best_size": n_best_size,
-        "final_loss": float(history.history["loss"][-1]), "train_seconds": train_seconds,
+        "predict_questions": len(dev), "predict_windows": len(dev_windows), **settings, "seed": seed,
+        "final_loss": final_loss, "train_seconds": train_seconds,
     }
+
+
+def fit_windows(model, windows, *, batch_size, epochs, seed):
+    """(final loss, seconds) of training `model` on `windows`, shuffled by
+    `seed` each epoch."""
+    data = tf.data.Dataset.from_tensor_slices((windows.inputs(), windows.labels()))
+    data = data.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    start = time.time()
+    history = model.fit(data, epochs=epochs, shuffle=False, verbose=2)  # shuffled above, by `seed`
+    return float(history.history["loss"][-1]), time.time() - start
 
 
 def span_labeler(pretrained, learning_rate, steps):

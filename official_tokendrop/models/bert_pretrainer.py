@@ -65,20 +65,18 @@ class BertPretrainer(keras.Model):
 
     Training (`fit`, TensorFlow or JAX backend): the loss is the weighted
     mean MLM cross-entropy over the global batch (plus the mean
-    next-sentence loss).
-    After each step the encoder's token importance table moves toward the
-    per-position MLM losses of the same forward pass. Under a multi-replica
-    strategy with `jit_compile=True`, only each replica's forward/backward
-    is XLA-compiled: Keras would otherwise compile the whole replicated step
-    into one XLA function, which fails (keras-team/keras#19005), and the
-    table's all-reduce must run outside it.
+    next-sentence loss). After each step the encoder's token importance
+    table moves toward the same forward pass's MLM losses. Under a
+    multi-replica strategy with `jit_compile=True`, only each replica's
+    forward/backward is XLA-compiled: Keras would otherwise compile the
+    whole replicated step into one XLA function, which fails
+    (keras-team/keras#19005), and the table's all-reduce must run outside.
 
     Metrics: `loss`, `mlm_loss`, `mlm_accuracy` (weighted), and
     `next_sentence_accuracy` when enabled.
 
-    `dtype` (e.g. `"mixed_bfloat16"`) is the heads' dtype policy; give the
-    encoder the same one. Losses, metrics and the importance table are
-    computed in float32 whatever it is.
+    `dtype` (e.g. `"mixed_bfloat16"`) is the heads' dtype policy (give the
+    encoder the same); losses, metrics and the importance table stay float32.
     """
 
     def __init__(self, encoder, next_sentence=False, dtype=None, **kwargs):

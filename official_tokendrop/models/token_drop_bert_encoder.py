@@ -1,4 +1,18 @@
-"""BERT encoder whose middle layers see only the important tokens."""
+"""BERT encoder whose middle layers see only the important tokens.
+
+Layers `0 .. first_drop_layer-1` see all tokens. Layer `first_drop_layer`
+takes only the kept tokens as queries and all tokens as keys/values; layers
+up to `last_drop_layer` see kept tokens only. Dropped tokens then rejoin at
+their positions with the states they had before `first_drop_layer`, and the
+remaining layers see all tokens. Which tokens are kept is decided per
+example by `token_selection`: by default `token_importance`, a running
+average of each id's MLM loss (see `TokenImportance`).
+
+Tokens are dropped only in training (`training=True`); inference and
+evaluation run every layer on every token, i.e. a plain BERT whose weights
+`official_tokendrop.interop.keras_hub.to_keras_hub` turns into a
+`keras_hub.models.BertBackbone`.
+"""
 
 import keras
 from keras import ops
@@ -128,23 +142,38 @@ def _transformer_blocks(config, initializer, dtype):
     ]
 
 
+def _token_dropping_layers(config, dtype):
+    """{attribute: value} of the ranking of `token_selection` and the layers
+    that split the kept tokens off and merge them back; the tables and the
+    ranking are float32."""
+    vocab_size, allow, deny = config["vocab_size"], config["token_allow_list"], config["token_deny_list"]
+    selection = config["token_selection"]
+    layers = {}
+    if selection == "loss":
+        layers["token_importance"] = TokenImportance(
+            vocab_size, init_value=config["token_loss_init_value"], beta=config["token_loss_beta"],
+            allow_list=allow, deny_list=deny, dtype="float32", name="token_importance",
+        )
+    if selection == "frequency":
+        layers["token_frequency"] = TokenFrequency(vocab_size, allow, deny, dtype="float32",
+                                                   name="token_frequency")
+    if selection == "random":
+        # Only the pins rank; the selection's noise orders the rest.
+        layers["_pinned_scores"] = pinned_ids(vocab_size, allow, deny)[1]
+    layers["token_selection_layer"] = TokenSelection(
+        config["token_keep_k"], config["token_random_keep_k"], random_order=selection == "random",
+        dtype="float32", name="token_selection",
+    )
+    layers["split_tokens"] = SplitTokens(dtype=dtype, name="split_tokens")
+    layers["merge_tokens"] = MergeTokens(dtype=dtype, name="merge_tokens")
+    return layers
+
+
 @keras.saving.register_keras_serializable(package="official_tokendrop")
 class TokenDropBertEncoder(keras.Model):
-    """BERT encoder with loss-based token dropping (Hou et al., 2022).
-
-    Layers `0 .. first_drop_layer-1` see all tokens. Layer
-    `first_drop_layer` takes only the kept tokens as queries and all tokens
-    as keys/values; layers up to `last_drop_layer` see kept tokens only.
-    Dropped tokens then rejoin at their positions with the states they had
-    before `first_drop_layer`, and the remaining layers see all tokens.
-    Which tokens are kept is decided per example by `token_selection`: by
-    default `token_importance`, a running average of each id's MLM loss
-    (see `TokenImportance`).
-
-    Tokens are dropped only in training (`training=True`); inference and
-    evaluation run every layer on every token, i.e. a plain BERT whose
-    weights `official_tokendrop.interop.keras_hub.to_keras_hub` turns into a
-    `keras_hub.models.BertBackbone`.
+    """BERT encoder with loss-based token dropping (Hou et al., 2022): the
+    middle layers see only the kept tokens in training (see the module's
+    docstring); inference runs every layer on every token.
 
     Args:
         vocab_size: int. Token vocabulary size.
@@ -249,7 +278,8 @@ class TokenDropBertEncoder(keras.Model):
         )
         self.token_importance = self.token_frequency = None
         if schedule.dropping:
-            self._build_token_dropping(config, dtype)
+            for name, value in _token_dropping_layers(config, dtype).items():
+                setattr(self, name, value)
 
         # === Config ===
         config.update(first_drop_layer=schedule.first_drop_layer, last_drop_layer=schedule.last_drop_layer,
@@ -259,29 +289,6 @@ class TokenDropBertEncoder(keras.Model):
             setattr(self, key, value)
         self.schedule = schedule
         self.build()
-
-    def _build_token_dropping(self, config, dtype):
-        """The ranking of `token_selection` and the layers that split the
-        kept tokens off and merge them back; the tables and the ranking are
-        float32."""
-        vocab_size, allow, deny = config["vocab_size"], config["token_allow_list"], config["token_deny_list"]
-        selection = config["token_selection"]
-        if selection == "loss":
-            self.token_importance = TokenImportance(
-                vocab_size, init_value=config["token_loss_init_value"], beta=config["token_loss_beta"],
-                allow_list=allow, deny_list=deny, dtype="float32", name="token_importance",
-            )
-        if selection == "frequency":
-            self.token_frequency = TokenFrequency(vocab_size, allow, deny, dtype="float32", name="token_frequency")
-        if selection == "random":
-            # Only the pins rank; the selection's noise orders the rest.
-            self._pinned_scores = pinned_ids(vocab_size, allow, deny)[1]
-        self.token_selection_layer = TokenSelection(
-            config["token_keep_k"], config["token_random_keep_k"], random_order=selection == "random",
-            dtype="float32", name="token_selection",
-        )
-        self.split_tokens = SplitTokens(dtype=dtype, name="split_tokens")
-        self.merge_tokens = MergeTokens(dtype=dtype, name="merge_tokens")
 
     def build(self, input_shape=None):
         hidden = (None, None, self.hidden_size)
