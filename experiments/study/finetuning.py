@@ -41,10 +41,14 @@ def rate_key(rate):
     return f"{rate:g}"
 
 
-def picked_rate(by_rate):
-    """The learning rate (a `rate_key`) of {rate: [fine-tune results]} with
-    the highest mean validation accuracy; ties go to the smaller rate."""
-    dev = {rate: np.mean([r["validation"]["accuracy"] for r in runs]) for rate, runs in by_rate.items()}
+def mean_dev_accuracy(by_rate):
+    """{rate: mean validation accuracy} of {rate: [fine-tune results]}."""
+    return {rate: float(np.mean([r["validation"]["accuracy"] for r in runs])) for rate, runs in by_rate.items()}
+
+
+def picked_rate(dev):
+    """The learning rate (a `rate_key`) of {rate: mean dev accuracy} with
+    the highest; ties go to the smaller rate."""
     return max(sorted(dev, key=float), key=lambda rate: dev[rate])
 
 
@@ -56,16 +60,15 @@ def finetune_summary(results):
     summary = {}
     for arm, tasks in results.items():
         for task, by_rate in tasks.items():
-            rate = picked_rate({r: sum(by_seed.values(), []) for r, by_seed in by_rate.items()})
+            dev = mean_dev_accuracy({r: sum(by_seed.values(), []) for r, by_seed in by_rate.items()})
+            rate = picked_rate(dev)
             by_seed = by_rate[rate]
             scores = [r["test"]["accuracy"] for seed in by_seed for r in by_seed[seed]]
             summary.setdefault(arm, {})[task] = {
                 "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
                 "by_pretraining_seed": {seed: [r["test"]["accuracy"] for r in v] for seed, v in by_seed.items()},
                 "majority_baseline": next(iter(by_seed.values()))[0]["majority_baseline"],
-                "learning_rate": float(rate),
-                "dev_by_learning_rate": {r: float(np.mean([one["validation"]["accuracy"] for v in seeds.values()
-                                                           for one in v])) for r, seeds in by_rate.items()}}
+                "learning_rate": float(rate), "dev_by_learning_rate": dev}
     return summary
 
 

@@ -1,17 +1,21 @@
 """Fine-tuning summaries: the learning rate picked on dev, the test scores
 at that rate, by hand."""
 
-from experiments.study.finetuning import finetune_summary, picked_rate
+from experiments.study.finetuning import finetune_summary, mean_dev_accuracy, picked_rate
 
 
 def run(dev, test):
     return {"validation": {"accuracy": dev}, "test": {"accuracy": test}, "majority_baseline": 0.6}
 
 
+def pick(by_rate):
+    return picked_rate(mean_dev_accuracy(by_rate))
+
+
 def test_the_rate_with_the_best_mean_dev_accuracy_is_picked_ties_to_the_smaller():
-    assert picked_rate({"0.0003": [run(0.75, 0), run(0.25, 0)], "0.0001": [run(0.625, 0)]}) == "0.0001"
-    assert picked_rate({"0.0003": [run(0.75, 0), run(0.5, 0)], "0.0001": [run(0.625, 0)]}) == "0.0001"  # a tie
-    assert picked_rate({"0.0003": [run(0.875, 0), run(0.5, 0)], "0.0001": [run(0.625, 0)]}) == "0.0003"
+    assert pick({"0.0003": [run(0.75, 0), run(0.25, 0)], "0.0001": [run(0.625, 0)]}) == "0.0001"
+    assert pick({"0.0003": [run(0.75, 0), run(0.5, 0)], "0.0001": [run(0.625, 0)]}) == "0.0001"  # a tie
+    assert pick({"0.0003": [run(0.875, 0), run(0.5, 0)], "0.0001": [run(0.625, 0)]}) == "0.0003"
 
 
 def test_summary_reports_the_test_scores_at_the_picked_rate_over_every_seed():
